@@ -1,0 +1,91 @@
+# Copyright (c) dockyard.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This doc fragment is PRIVATE to the collection: its interface may change
+# without notice between releases.
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+
+    # The connection options every module accepts, with the docker CLI's environment variables.
+    DOCUMENTATION = r'''
+options:
+  docker_host:
+    description:
+      - The address of the Docker daemon, as the docker CLI takes it in C(-H) or E(DOCKER_HOST),
+        for example V(unix:///var/run/docker.sock) or V(tcp://192.0.2.23:2376).
+      - When not given, the value of E(DOCKER_HOST) is used, else V(unix:///var/run/docker.sock).
+    type: str
+    default: unix:///var/run/docker.sock
+    aliases: [docker_url]
+  tls_hostname:
+    description:
+      - The host name the daemon's TLS certificate must be valid for, when it differs from the host in O(docker_host).
+      - Only used with O(validate_certs=true). When not given, the value of E(DOCKER_TLS_HOSTNAME) is used.
+    type: str
+  api_version:
+    description:
+      - The Engine API version to speak. V(auto) asks the daemon for the newest it supports.
+      - When not given, the value of E(DOCKER_API_VERSION) is used, else V(auto).
+    type: str
+    default: auto
+    aliases: [docker_api_version]
+  timeout:
+    description:
+      - Seconds to wait for an answer from the daemon. Pulls, pushes, saves, loads and imports are
+        streamed and not bound by it.
+      - When not given, the value of E(DOCKER_TIMEOUT) is used, else V(60).
+    type: int
+    default: 60
+  ca_path:
+    description:
+      - A CA certificate to check the daemon's certificate against, with O(validate_certs=true).
+      - When not given and E(DOCKER_CERT_PATH) is set, C(ca.pem) in that directory is used.
+    type: path
+    aliases: [ca_cert, tls_ca_cert, cacert_path]
+  client_cert:
+    description:
+      - The client certificate to authenticate to the daemon with.
+      - When not given and E(DOCKER_CERT_PATH) is set, C(cert.pem) in that directory is used.
+    type: path
+    aliases: [tls_client_cert, cert_path]
+  client_key:
+    description:
+      - The key of O(client_cert).
+      - When not given and E(DOCKER_CERT_PATH) is set, C(key.pem) in that directory is used.
+    type: path
+    aliases: [tls_client_key, key_path]
+  tls:
+    description:
+      - Talk to the daemon over TLS without checking its certificate. O(validate_certs=true) wins over it.
+      - When not given, the value of E(DOCKER_TLS) is used.
+    type: bool
+    default: false
+  validate_certs:
+    description:
+      - Talk to the daemon over TLS and check its certificate.
+      - When not given, the value of E(DOCKER_TLS_VERIFY) is used.
+    type: bool
+    default: false
+    aliases: [tls_verify]
+notes:
+  - Connection options set for all modules at once with C(module_defaults) and the action group
+    C(group/dockyard.docker.docker).
+  - Talks to the Docker daemon through the Docker SDK for Python, which must be installed where the module runs.
+requirements:
+  - "Docker SDK for Python >= 7.0 (the C(docker) package on PyPI)"
+  - "Docker Engine API >= 1.41"
+'''
+
+    # The attributes every module shares; each module adds check_mode, diff_mode and idempotent.
+    ATTRIBUTES = r'''
+attributes:
+  action_group:
+    description: Use C(group/dockyard.docker.docker) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - dockyard.docker.docker
+'''

@@ -1,0 +1,349 @@
+# Copyright (c) dockyard.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils is PRIVATE to the collection: its interface may change
+# without notice between releases.
+
+"""The one client every module of the collection talks to Docker through.
+
+``DockerImageClient`` builds the AnsibleModule with the common connection
+options, imports the Docker SDK for Python (reporting a missing one the way
+Ansible does), connects to the daemon, checks option/API versions, and offers
+one method per Engine API call the modules need. Every method raises only
+DockerError, whose text says what was being done and the daemon's words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._stream import read_stream
+
+try:
+    import docker
+    from docker import errors as docker_errors
+    from docker.utils import version_lt
+    from requests import exceptions as requests_errors
+    from requests.adapters import HTTPAdapter
+except ImportError:
+    DOCKER_IMPORT_ERROR = traceback.format_exc()
+    HAS_DOCKER = False
+else:
+    DOCKER_IMPORT_ERROR = None
+    HAS_DOCKER = True
+
+DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock'
+STREAM_CHUNK_SIZE = 1024 * 1024
+
+DOCKER_COMMON_ARGS = dict(
+    docker_host=dict(type='str', default=DEFAULT_DOCKER_HOST, aliases=['docker_url'],
+                     fallback=(env_fallback, ['DOCKER_HOST'])),
+    tls_hostname=dict(type='str', fallback=(env_fallback, ['DOCKER_TLS_HOSTNAME'])),
+    api_version=dict(type='str', default='auto', aliases=['docker_api_version'],
+                     fallback=(env_fallback, ['DOCKER_API_VERSION'])),
+    timeout=dict(type='int', default=60, fallback=(env_fallback, ['DOCKER_TIMEOUT'])),
+    ca_path=dict(type='path', aliases=['ca_cert', 'tls_ca_cert', 'cacert_path']),
+    client_cert=dict(type='path', aliases=['tls_client_cert', 'cert_path']),
+    client_key=dict(type='path', aliases=['tls_client_key', 'key_path']),
+    tls=dict(type='bool', default=False, fallback=(env_fallback, ['DOCKER_TLS'])),
+    validate_certs=dict(type='bool', default=False, aliases=['tls_verify'],
+                        fallback=(env_fallback, ['DOCKER_TLS_VERIFY'])),
+)
+
+REGISTRY_AUTH_ARG = dict(
+    type='dict',
+    options=dict(
+        username=dict(type='str', required=True),
+        password=dict(type='str', required=True, no_log=True),
+        registry=dict(type='str'),
+    ),
+)
+
+
+def _innermost_os_error(exc):
+    """The OSError at the bottom of a requests/urllib3 exception chain, if any."""
+    seen = set()
+    stack = [exc]
+    found = None
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            found = current
+        stack.extend([current.__cause__, current.__context__])
+        stack.extend(arg for arg in getattr(current, 'args', ()) if isinstance(arg, BaseException))
+        stack.append(getattr(current, 'reason', None) if isinstance(getattr(current, 'reason', None), BaseException) else None)
+    return found
+
+
+def _tls_adapter(hostname):
+    """An HTTPS adapter that checks the daemon's certificate against ``hostname``."""
+
+    class HostnameAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            kwargs['assert_hostname'] = hostname
+            super().init_poolmanager(*args, **kwargs)
+
+    return HostnameAdapter()
+
+
+def backoff_delays(retries, delay):
+    """The waits before each retry: ``delay``, doubled each time."""
+    return [delay * (2 ** attempt) for attempt in range(retries)]
+
+
+def is_transient(error_text):
+    """A registry failure worth retrying: connection trouble or a 5xx, not a missing or refused name."""
+    text = error_text.lower()
+    permanent = ('not found', 'manifest unknown', 'unauthorized', 'denied', 'does not exist', 'invalid reference')
+    if any(word in text for word in permanent):
+        return False
+    transient = ('connection refused', 'connection reset', 'timeout', 'timed out', 'eof',
+                 '500 internal', '502 bad gateway', '503 service', '504 gateway', 'received unexpected http status: 5',
+                 'no such host', 'temporarily unavailable')
+    return any(word in text for word in transient)
+
+
+class DockerImageClient:
+    """AnsibleModule plus a connected Docker API client, for one module run."""
+
+    def __init__(self, argument_spec, option_minimal_versions=None, **module_kwargs):
+        spec = dict(DOCKER_COMMON_ARGS)
+        spec.update(argument_spec)
+        module_kwargs.setdefault('supports_check_mode', True)
+        self.module = AnsibleModule(argument_spec=spec, **module_kwargs)
+        if not HAS_DOCKER:
+            self.module.fail_json(msg=missing_required_lib('docker'), exception=DOCKER_IMPORT_ERROR)
+        self.params = self.module.params
+        self.docker_host = self.params['docker_host']
+        try:
+            self.api = self._connect()
+        except DockerError as exc:
+            self.fail(str(exc))
+        self._check_option_versions(option_minimal_versions or {})
+
+    @property
+    def check_mode(self):
+        return self.module.check_mode
+
+    @property
+    def diff_mode(self):
+        return self.module._diff
+
+    def fail(self, msg, **result):
+        self.module.fail_json(msg=msg, **result)
+
+    def exit(self, **result):
+        self.module.exit_json(**result)
+
+    def _tls_config(self):
+        params = self.params
+        cert_dir = os.environ.get('DOCKER_CERT_PATH')
+        ca_path = params['ca_path'] or (cert_dir and os.path.join(cert_dir, 'ca.pem'))
+        client_cert = params['client_cert'] or (cert_dir and os.path.join(cert_dir, 'cert.pem'))
+        client_key = params['client_key'] or (cert_dir and os.path.join(cert_dir, 'key.pem'))
+        if not (params['tls'] or params['validate_certs']):
+            return False
+        certificate = (client_cert, client_key) if client_cert and client_key and os.path.exists(client_cert) else None
+        verify = (ca_path if ca_path and os.path.exists(ca_path) else True) if params['validate_certs'] else False
+        return docker.TLSConfig(client_cert=certificate, ca_cert=ca_path if verify else None, verify=verify)
+
+    def _connect(self):
+        params = self.params
+        try:
+            api = docker.APIClient(
+                base_url=self.docker_host,
+                version=params['api_version'],
+                timeout=params['timeout'],
+                tls=self._tls_config(),
+                max_pool_size=16,
+            )
+        except docker_errors.TLSParameterError as exc:
+            raise DockerError('TLS settings for %s are unusable: %s' % (self.docker_host, exc))
+        except docker_errors.DockerException as exc:
+            raise DockerError(self._connection_message(exc))
+        if params['tls_hostname'] and params['validate_certs']:
+            api.mount('https://', _tls_adapter(params['tls_hostname']))
+        return api
+
+    def _connection_message(self, exc):
+        cause = _innermost_os_error(exc)
+        reason = cause.strerror if cause is not None else str(exc)
+        return 'Cannot connect to the Docker daemon at %s: %s' % (self.docker_host, reason)
+
+    def _check_option_versions(self, minimal_versions):
+        for option, version in sorted(minimal_versions.items()):
+            if self.params.get(option) is not None and version_lt(self.api.api_version, version):
+                self.fail('%s needs Docker API %s or later, but the daemon at %s speaks %s'
+                          % (option, version, self.docker_host, self.api.api_version))
+
+    @contextlib.contextmanager
+    def _calling(self, action):
+        """Turn anything the SDK or the connection raises into one DockerError: 'ACTION: REASON'."""
+        try:
+            yield
+        except DockerError:
+            raise
+        except docker_errors.APIError as exc:
+            reason = exc.explanation or str(exc)
+            if isinstance(reason, bytes):
+                reason = reason.decode('utf-8', 'replace')
+            raise DockerError('%s: %s' % (action, str(reason).strip()))
+        except (requests_errors.ConnectionError, requests_errors.Timeout) as exc:
+            raise DockerError('%s: %s' % (action, self._connection_message(exc)))
+        except docker_errors.DockerException as exc:
+            raise DockerError('%s: %s' % (action, exc))
+
+    def _stream(self, action, events):
+        with self._calling(action):
+            return read_stream(events, action)
+
+    # --- images -------------------------------------------------------------
+
+    def inspect_image(self, name):
+        """Inspect data of ``name`` (reference or ID), or None when there is no such image."""
+        with self._calling('failed to inspect image %s' % name):
+            try:
+                return self.api.inspect_image(name)
+            except docker_errors.NotFound:
+                return None
+
+    def list_images(self, filters=None, all_layers=False):
+        with self._calling('failed to list images'):
+            return self.api.images(filters=filters or None, all=all_layers)
+
+    def image_history(self, name):
+        with self._calling('failed to read the history of image %s' % name):
+            return self.api.history(name)
+
+    def distribution(self, reference, auth_config=None):
+        """What the registry holds for ``reference``, asked through the daemon without pulling."""
+        with self._calling('failed to look up %s in its registry' % reference):
+            return self.api.inspect_distribution(str(reference), auth_config=auth_config)
+
+    def pull(self, reference, platform=None, auth_config=None):
+        action = 'failed to pull %s' % reference
+        with self._calling(action):
+            events = self.api.pull(reference.repository, tag=reference.digest or reference.tag, stream=True,
+                                   decode=True, platform=platform, auth_config=auth_config)
+            return self._stream(action, events)
+
+    def push(self, repository, tag, auth_config=None):
+        action = 'failed to push %s:%s' % (repository, tag)
+        with self._calling(action):
+            events = self.api.push(repository, tag=tag, stream=True, decode=True, auth_config=auth_config)
+            return self._stream(action, events)
+
+    def tag(self, source, repository, tag):
+        with self._calling('failed to tag %s as %s:%s' % (source, repository, tag)):
+            self.api.tag(source, repository, tag=tag, force=True)
+
+    def remove_image(self, name, force=False, prune=True):
+        """The daemon's list of ``{'Untagged': ...}`` / ``{'Deleted': ...}`` entries."""
+        with self._calling('failed to remove image %s' % name):
+            return self.api.remove_image(name, force=force, noprune=not prune) or []
+
+    def prune_images(self, filters=None):
+        with self._calling('failed to prune images'):
+            return self.api.prune_images(filters=filters or None)
+
+    def save_images(self, names):
+        """The tar stream of ``docker save NAMES``, in chunks, without holding it in memory."""
+        action = 'failed to save %s' % ', '.join(names)
+        with self._calling(action):
+            response = self.api._get(self.api._url('/images/get'), params={'names': list(names)}, stream=True,
+                                     timeout=None)
+            self.api._raise_for_status(response)
+        return self._guarded_chunks(action, response.iter_content(STREAM_CHUNK_SIZE))
+
+    def _guarded_chunks(self, action, chunks):
+        with self._calling(action):
+            for chunk in chunks:
+                yield chunk
+
+    def load_images(self, fileobj, source):
+        action = 'failed to load %s' % source
+        with self._calling(action):
+            response = self.api._post(self.api._url('/images/load'), data=fileobj, params={'quiet': '1'},
+                                      headers={'Content-Type': 'application/x-tar'}, stream=True, timeout=None)
+            self.api._raise_for_status(response)
+            return self._stream(action, self.api._stream_helper(response, decode=True))
+
+    def import_image(self, source, repository, tag, data=None, changes=None, message=None, platform=None):
+        """``docker import``: ``data`` is a file object, or None when ``source`` is a URL the daemon fetches."""
+        action = 'failed to import %s as %s:%s' % (source, repository, tag)
+        params = {'fromSrc': '-' if data is not None else source, 'repo': repository, 'tag': tag}
+        if message:
+            params['message'] = message
+        if changes:
+            params['changes'] = list(changes)
+        if platform:
+            params['platform'] = platform
+        with self._calling(action):
+            response = self.api._post(self.api._url('/images/create'), params=params, data=data,
+                                      headers={'Content-Type': 'application/tar'}, stream=True, timeout=None)
+            self.api._raise_for_status(response)
+            return self._stream(action, self.api._stream_helper(response, decode=True))
+
+    def search(self, term, limit=None, filters=None):
+        with self._calling('failed to search for %s' % term):
+            params = {'term': term}
+            if limit:
+                params['limit'] = limit
+            if filters:
+                params['filters'] = docker.utils.convert_filters(filters)
+            return self.api._result(self.api._get(self.api._url('/images/search'), params=params), True)
+
+    # --- containers ---------------------------------------------------------
+
+    def inspect_container(self, name):
+        with self._calling('failed to inspect container %s' % name):
+            try:
+                return self.api.inspect_container(name)
+            except docker_errors.NotFound:
+                return None
+
+    def list_containers(self, filters=None):
+        """Every container, running or not."""
+        with self._calling('failed to list containers'):
+            return self.api.containers(all=True, filters=filters or None)
+
+    def commit(self, container, repository, tag, message=None, author=None, pause=True, changes=None):
+        with self._calling('failed to commit container %s as %s:%s' % (container, repository, tag)):
+            return self.api.commit(container, repository=repository, tag=tag, message=message, author=author,
+                                   pause=pause, changes=list(changes) if changes else None)['Id']
+
+    def export_container(self, name):
+        """The tar stream of ``docker export NAME``, in chunks."""
+        action = 'failed to export container %s' % name
+        with self._calling(action):
+            chunks = self.api.export(name, chunk_size=STREAM_CHUNK_SIZE)
+        return self._guarded_chunks(action, chunks)
+
+    # --- registries ---------------------------------------------------------
+
+    def login(self, username, password, registry, reauth=True):
+        with self._calling('failed to log in to %s as %s' % (registry, username)):
+            return self.api.login(username, password=password, registry=registry, reauth=reauth)
+
+    # --- retries --------------------------------------------------------------
+
+    def retrying(self, operation, retries, delay):
+        """Run ``operation`` and retry it on transient registry failures, waiting longer each time."""
+        for wait in backoff_delays(retries, delay):
+            try:
+                return operation()
+            except DockerError as exc:
+                if not is_transient(str(exc)):
+                    raise
+            time.sleep(wait)
+        return operation()

@@ -1,0 +1,192 @@
+# Copyright (c) dockyard.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils is PRIVATE to the collection: its interface may change
+# without notice between releases.
+
+"""The image reference grammar: ``[registry/]repository[:tag][@digest]``.
+
+It follows the grammar of Docker's distribution/reference package: a
+registry is the first path component when that holds a ``.`` or ``:``, is
+``localhost`` or has upper-case letters; repository path components are
+lower-case alphanumerics joined by ``.``, ``_``, ``__`` or dashes; a tag is up
+to 128 word characters, dots and dashes not starting with a dot or dash; a
+digest is ``algorithm:hex``. References without a registry live on Docker Hub
+(``docker.io``), and one-component Hub names in its ``library/`` namespace.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+
+DEFAULT_TAG = 'latest'
+HUB_DOMAIN = 'docker.io'
+HUB_ALIASES = ('docker.io', 'index.docker.io', 'registry-1.docker.io')
+MAX_NAME_LENGTH = 255
+
+_PATH_COMPONENT = re.compile(r'^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$')
+_DOMAIN = re.compile(
+    r'^(?:\[[0-9A-Fa-f:.]+\]'
+    r'|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)'
+    r'(?::[0-9]+)?$'
+)
+_TAG = re.compile(r'^[\w][\w.-]{0,127}$')
+_DIGEST = re.compile(r'^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$')
+_SHA256_DIGEST = re.compile(r'^sha256:[0-9a-f]{64}$')
+_IMAGE_ID = re.compile(r'^(?:sha256:)?[0-9a-f]{64}$')
+_SHORT_IMAGE_ID = re.compile(r'^[0-9a-f]{12,63}$')
+
+
+class ImageReference:
+    """A parsed reference; ``repository`` is the familiar form Docker shows in ``RepoTags``."""
+
+    __slots__ = ('domain', 'path', 'tag', 'digest')
+
+    def __init__(self, domain, path, tag, digest):
+        self.domain = domain
+        self.path = path
+        self.tag = tag
+        self.digest = digest
+
+    @property
+    def repository(self):
+        if self.domain == HUB_DOMAIN:
+            return self.path[len('library/'):] if self.path.startswith('library/') and self.path.count('/') == 1 else self.path
+        return '%s/%s' % (self.domain, self.path)
+
+    @property
+    def canonical_repository(self):
+        return '%s/%s' % (self.domain, self.path)
+
+    @property
+    def registry(self):
+        return self.domain
+
+    def __str__(self):
+        text = self.repository
+        if self.tag:
+            text += ':' + self.tag
+        if self.digest:
+            text += '@' + self.digest
+        return text
+
+    def __eq__(self, other):
+        return isinstance(other, ImageReference) and str(self) == str(other)
+
+    def __hash__(self):
+        return hash(str(self))
+
+    def __repr__(self):
+        return 'ImageReference(%r)' % str(self)
+
+
+def _invalid(text, reason):
+    return DockerError("invalid image reference '%s': %s" % (text, reason))
+
+
+def _split_digest(text):
+    name, sep, digest = text.partition('@')
+    if not sep:
+        return text, None
+    if not _DIGEST.match(digest):
+        raise _invalid(text, "digest '%s' is not of the form algorithm:hex, e.g. sha256:<64 hex digits>" % digest)
+    if digest.startswith('sha256:') and not _SHA256_DIGEST.match(digest):
+        raise _invalid(text, "a sha256 digest has exactly 64 lower-case hex digits")
+    return name, digest
+
+
+def _split_tag(text, name):
+    colon = name.rfind(':')
+    if colon <= name.rfind('/'):
+        return name, None
+    repository, tag = name[:colon], name[colon + 1:]
+    if ':' in repository[repository.rfind('/') + 1:]:
+        raise _invalid(text, "only one ':' may separate the repository from its tag")
+    if not tag:
+        raise _invalid(text, "the tag after ':' is empty")
+    if not _TAG.match(tag):
+        raise _invalid(text, "tag '%s' may hold only up to 128 letters, digits, '_', '.' and '-', "
+                             "and must not start with '.' or '-'" % tag)
+    return repository, tag
+
+
+def _split_domain(text, name):
+    first, sep, rest = name.partition('/')
+    if sep and ('.' in first or ':' in first or first == 'localhost' or first != first.lower()):
+        if not _DOMAIN.match(first):
+            raise _invalid(text, "registry '%s' is not a valid host[:port]" % first)
+        domain = HUB_DOMAIN if first in HUB_ALIASES else first
+        return domain, rest
+    return HUB_DOMAIN, name
+
+
+def _check_path(text, path):
+    for component in path.split('/'):
+        if not component:
+            raise _invalid(text, 'the repository has an empty path component')
+        if _PATH_COMPONENT.match(component):
+            continue
+        if _PATH_COMPONENT.match(component.lower()):
+            raise _invalid(text, 'repository name must be lowercase')
+        raise _invalid(text, "repository path component '%s' may hold only lower-case letters, digits and "
+                             "single separators ('.', '_', '__', '-') between them" % component)
+
+
+def parse_reference(text, default_tag=DEFAULT_TAG):
+    """Parse ``[registry/]repository[:tag][@digest]``.
+
+    ``default_tag`` is used when neither a tag nor a digest is given; pass
+    ``None`` to keep such a reference untagged (``docker push NAME`` style).
+    """
+    if not isinstance(text, str) or not text:
+        raise _invalid(text or '', 'it is empty')
+    if any(char.isspace() for char in text):
+        raise _invalid(text, 'it contains white space')
+    name, digest = _split_digest(text)
+    name, tag = _split_tag(text, name)
+    if not name:
+        raise _invalid(text, 'the repository name is empty')
+    if len(name) > MAX_NAME_LENGTH:
+        raise _invalid(text, 'repository name must not be longer than %d characters' % MAX_NAME_LENGTH)
+    domain, path = _split_domain(text, name)
+    _check_path(text, path)
+    if domain == HUB_DOMAIN and '/' not in path:
+        path = 'library/' + path
+    if tag is None and digest is None:
+        tag = default_tag
+    return ImageReference(domain, path, tag, digest)
+
+
+def with_tag(text, tag):
+    """Parse ``text`` and apply a separately given ``tag`` option.
+
+    A tag given both in ``text`` and as ``tag`` must agree, so that a task
+    never says two things about which image it means.
+    """
+    reference = parse_reference(text, default_tag=None)
+    if tag is not None:
+        if not _TAG.match(tag):
+            raise _invalid(text, "tag '%s' may hold only up to 128 letters, digits, '_', '.' and '-', "
+                                 "and must not start with '.' or '-'" % tag)
+        if reference.digest is not None:
+            raise DockerError("'%s' pins a digest; the tag option '%s' cannot apply to it" % (text, tag))
+        if reference.tag is not None and reference.tag != tag:
+            raise DockerError("'%s' names tag '%s' but the tag option says '%s'; give the tag once"
+                              % (text, reference.tag, tag))
+        reference.tag = tag
+    if reference.tag is None and reference.digest is None:
+        reference.tag = DEFAULT_TAG
+    return reference
+
+
+def is_image_id(text):
+    """True for a full image ID, with or without its ``sha256:`` prefix."""
+    return bool(_IMAGE_ID.match(text))
+
+
+def may_be_short_id(text):
+    """True when ``text`` could be an abbreviated image ID (12 to 63 hex digits)."""
+    return bool(_SHORT_IMAGE_ID.match(text))

@@ -1,0 +1,58 @@
+# Copyright (c) dockyard.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils is PRIVATE to the collection: its interface may change
+# without notice between releases.
+
+"""Reading the daemon's JSON progress streams (pull, push, load, import).
+
+The daemon answers these calls with HTTP 200 before the work is done, so a
+failure half-way arrives as an ``error``/``errorDetail`` object inside the
+stream. This reader turns such an object into a DockerError.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+
+
+def stream_error(event):
+    """The daemon's message when ``event`` reports a failure, else None."""
+    if not isinstance(event, dict):
+        return None
+    detail = event.get('errorDetail')
+    if isinstance(detail, dict) and detail.get('message'):
+        return detail['message']
+    return event.get('error') or None
+
+
+class StreamResult:
+    """What a finished stream said: its events, status lines and ``aux`` objects."""
+
+    def __init__(self, events):
+        self.events = events
+
+    @property
+    def statuses(self):
+        return [event['status'] for event in self.events if isinstance(event.get('status'), str)]
+
+    @property
+    def aux(self):
+        return [event['aux'] for event in self.events if isinstance(event.get('aux'), dict)]
+
+    @property
+    def text(self):
+        """The plain ``stream`` output (load and build print there)."""
+        return ''.join(event['stream'] for event in self.events if isinstance(event.get('stream'), str))
+
+
+def read_stream(events, action):
+    """Consume a decoded progress stream; raise DockerError("ACTION: MESSAGE") on a reported error."""
+    seen = []
+    for event in events:
+        message = stream_error(event)
+        if message is not None:
+            raise DockerError('%s: %s' % (action, message.strip()))
+        seen.append(event)
+    return StreamResult(seen)

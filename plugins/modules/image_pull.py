@@ -1,0 +1,250 @@
+#!/usr/bin/python
+# Copyright (c) dockyard.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: image_pull
+short_description: Pull images from a registry, like C(docker pull)
+version_added: 0.1.0
+description:
+  - Pulls one image or many, layer by layer through the Docker daemon, like C(docker pull NAME[:TAG]).
+  - Reports C(changed) only when the image a name resolves to changed; a second identical run is C(ok).
+  - Several names are pulled at once, O(parallel) at a time.
+  - In check mode nothing is pulled. With O(pull=always) the daemon asks the registry for the current
+    digest of each name (C(GET /distribution/NAME/json)) and the module predicts a change when the
+    local image does not carry that digest.
+author:
+  - dockyard.docker maintainers (@dockyard)
+extends_documentation_fragment:
+  - dockyard.docker._docker
+  - dockyard.docker._docker.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Asks the registry for the remote digest without pulling.
+  diff_mode:
+    support: full
+    details: Shows the ID, tags and digests of each image before and after.
+  idempotent:
+    support: full
+options:
+  name:
+    description:
+      - The images to pull, each C([registry/]repository[:tag][@digest]).
+      - A name without a registry comes from Docker Hub; one without a tag or digest gets O(tag).
+    type: list
+    elements: str
+    required: true
+  tag:
+    description:
+      - The tag to pull for names that carry no tag or digest. Defaults to V(latest).
+      - A name that carries a different tag, or a digest, together with this option is an error.
+    type: str
+  platform:
+    description:
+      - The platform to pull, C(os[/arch[/variant]]), for example V(linux/amd64).
+      - An image present for another platform counts as absent.
+    type: str
+  pull:
+    description:
+      - V(always) asks the registry each time and pulls when the tag moved (like C(docker pull)).
+      - V(not_present) pulls only names that are not in the local image store.
+    type: str
+    choices: [always, not_present]
+    default: always
+  parallel:
+    description:
+      - How many images to pull at the same time.
+    type: int
+    default: 4
+  retries:
+    description:
+      - How often to retry a pull that failed for a transient reason (the registry refused the
+        connection, timed out, or answered with a server error). A missing tag or repository and
+        refused credentials are not retried.
+    type: int
+    default: 0
+  retry_delay:
+    description:
+      - Seconds to wait before the first retry; each further retry waits twice as long.
+    type: float
+    default: 1.0
+seealso:
+  - module: dockyard.docker.image_info
+  - module: dockyard.docker.image_push
+  - module: dockyard.docker.image_remove
+'''
+
+EXAMPLES = r'''
+- name: Pull an image (docker pull alpine:3.20)
+  dockyard.docker.image_pull:
+    name: alpine
+    tag: "3.20"
+
+- name: Pull several images at once, from a private registry
+  dockyard.docker.image_pull:
+    name:
+      - registry.example.com/team/api:2.1
+      - registry.example.com/team/web:2.1
+      - registry.example.com/team/worker@sha256:7c3d2a9e3e1fbb6c2c3f25a8b6ef1f0cb5e2c8d1e6a0b4b1d1b3a1f9e8d7c6b5
+    parallel: 3
+    retries: 3
+
+- name: Pull only when the image is missing, for a given platform
+  dockyard.docker.image_pull:
+    name: busybox:1.36
+    pull: not_present
+    platform: linux/arm64
+
+- name: Set the daemon once for every module of the collection
+  module_defaults:
+    group/dockyard.docker.docker:
+      docker_host: tcp://build-host.example.com:2376
+      validate_certs: true
+  block:
+    - name: Pull through that daemon
+      dockyard.docker.image_pull:
+        name: nginx:1.27
+'''
+
+RETURN = r'''
+image:
+  description:
+    - The inspect data of the image, as C(docker image inspect) shows it, when O(name) holds one name.
+    - Empty in check mode when the image is not present yet.
+  returned: when O(name) holds one name
+  type: dict
+  sample: {"Id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1", "RepoTags": ["busybox:1.36"]}
+images:
+  description:
+    - The inspect data of each image, in the order of O(name).
+    - Empty dicts in check mode for images not present yet.
+  returned: always
+  type: list
+  elements: dict
+actions:
+  description: What was done, or in check mode what would be done.
+  returned: always
+  type: list
+  elements: str
+  sample: ["Pulled image busybox:1.36"]
+'''
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
+from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import with_tag
+
+
+def _matches_platform(inspect, platform):
+    if not platform or not inspect:
+        return True
+    wanted = platform.split('/')
+    actual = [inspect.get('Os'), inspect.get('Architecture'), inspect.get('Variant')]
+    return all(want == have for want, have in zip(wanted, actual))
+
+
+class ImagePuller:
+    def __init__(self, client):
+        self.client = client
+        self.params = client.params
+
+    def references(self):
+        names = self.params['name']
+        if not names:
+            raise DockerError('name must hold at least one image')
+        if self.params['parallel'] < 1:
+            raise DockerError('parallel must be at least 1, got %d' % self.params['parallel'])
+        if self.params['retries'] < 0 or self.params['retry_delay'] < 0:
+            raise DockerError('retries and retry_delay must not be negative')
+        references = []
+        for index, name in enumerate(names):
+            try:
+                references.append(with_tag(name, self.params['tag']))
+            except DockerError as exc:
+                raise DockerError('name[%d]: %s' % (index, exc) if len(names) > 1 else str(exc))
+        return references
+
+    def _retrying(self, operation):
+        return self.client.retrying(operation, self.params['retries'], self.params['retry_delay'])
+
+    def _local(self, reference):
+        inspect = self.client.inspect_image(str(reference))
+        return inspect if _matches_platform(inspect, self.params['platform']) else None
+
+    def _predict(self, reference, before):
+        """The state a pull would leave, asking the registry for the digest the name has now."""
+        if before and reference.digest:
+            return before
+        descriptor = self._retrying(lambda: self.client.distribution(reference))['Descriptor']
+        remote = '%s@%s' % (reference.repository, descriptor['digest'])
+        if before and remote in (before.get('RepoDigests') or []):
+            return before
+        return {'Id': None, 'RepoTags': [str(reference)] if reference.tag else [], 'RepoDigests': [remote]}
+
+    def pull_one(self, reference):
+        """(inspect before, inspect after) for one name; after is a prediction in check mode."""
+        before = self._local(reference)
+        if before and self.params['pull'] == 'not_present':
+            return before, before
+        if self.client.check_mode:
+            return before, self._predict(reference, before)
+        self._retrying(lambda: self.client.pull(reference, platform=self.params['platform']))
+        return before, self.client.inspect_image(str(reference))
+
+    def _try_pull(self, reference):
+        try:
+            return self.pull_one(reference), None
+        except DockerError as exc:
+            return None, str(exc)
+
+    def run(self):
+        references = self.references()
+        with ThreadPoolExecutor(max_workers=max(1, self.params['parallel'])) as pool:
+            answers = list(pool.map(self._try_pull, references))
+        outcome = Outcome()
+        images = []
+        for reference, (states, error) in zip(references, answers):
+            if error:
+                continue
+            before, after = states
+            outcome.record(str(reference), image_state(before), image_state(after))
+            if image_state(before) != image_state(after):
+                outcome.note('%s image %s' % ('Would pull' if self.client.check_mode else 'Pulled', reference))
+            images.append(after if after and after.get('Id') else (before or {}))
+        errors = [error for _states, error in answers if error]
+        result = outcome.result(self.client.diff_mode, images=images)
+        if len(references) == 1 and not errors:
+            result['image'] = images[0]
+        return result, errors
+
+
+def main():
+    client = DockerImageClient(
+        argument_spec=dict(
+            name=dict(type='list', elements='str', required=True),
+            tag=dict(type='str'),
+            platform=dict(type='str'),
+            pull=dict(type='str', choices=['always', 'not_present'], default='always'),
+            parallel=dict(type='int', default=4),
+            retries=dict(type='int', default=0),
+            retry_delay=dict(type='float', default=1.0),
+        ),
+        option_minimal_versions=dict(platform='1.32'),
+    )
+    try:
+        result, errors = ImagePuller(client).run()
+    except DockerError as exc:
+        client.fail(str(exc))
+    if errors:
+        client.fail('; '.join(errors), **result)
+    client.exit(**result)
+
+
+if __name__ == '__main__':
+    main()

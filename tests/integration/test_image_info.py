@@ -1,0 +1,106 @@
+"""image_info against the real engine: docker images, docker inspect -f, docker history."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import task
+
+
+def test_without_name_it_lists_what_docker_images_lists(ansible, engine, unique):
+    engine.make_image('info/%s:1' % unique)
+    result = ansible.module('image_info')
+    assert result['changed'] is False
+    listed = set(engine.cli('images', '-q', '--no-trunc').split())
+    assert {image['Id'] for image in result['images']} == listed
+    assert len(result['images']) == len(listed)
+
+
+def test_inspect_data_is_what_docker_inspect_prints(ansible, engine, unique):
+    reference = 'info/%s:1' % unique
+    engine.make_image(reference)
+    engine.api.tag(reference, 'info/%s' % unique, 'also')
+
+    check, apply = ansible.run(task('image_info', check=True, name=[reference]),
+                               task('image_info', name=[reference])).results
+    assert check['images'] == apply['images']
+    assert (check['changed'], apply['changed']) == (False, False)
+    [image] = apply['images']
+    for template, value in [('{{.Id}}', image['Id']), ('{{.Architecture}}', image['Architecture']),
+                            ('{{.Os}}', image['Os']), ('{{.Size}}', str(image['Size'])),
+                            ('{{.Created}}', image['Created']), ('{{json .Config.Cmd}}', json.dumps(image['Config']['Cmd'])),
+                            ('{{json .RepoTags}}', json.dumps(image['RepoTags']))]:
+        assert engine.cli('inspect', '-f', template, reference).strip() == value.replace(', ', ',')
+    assert sorted(image['RepoTags']) == ['info/%s:1' % unique, 'info/%s:also' % unique]
+
+
+def test_missing_names_are_left_out(ansible, engine, unique):
+    reference = 'info/%s:1' % unique
+    image_id = engine.make_image(reference)
+
+    some = ansible.module('image_info', name=['info/%s:absent' % unique, reference, image_id, 'sha256:' + 'f' * 64])
+    assert [image['Id'] for image in some['images']] == [image_id, image_id]
+    none = ansible.module('image_info', name=['info/%s:absent' % unique])
+    assert none['images'] == []
+    assert none['failed'] is False
+
+
+def test_a_name_without_tag_means_latest_and_ids_may_be_short(ansible, engine, unique):
+    image_id = engine.make_image('info/%s:latest' % unique)
+    result = ansible.module('image_info', name=['info/%s' % unique, image_id.split(':')[1][:12]])
+    assert [image['Id'] for image in result['images']] == [image_id, image_id]
+
+
+@pytest.mark.parametrize('filters, cli_filter', [
+    (lambda unique: {'reference': 'info/%s*' % unique}, lambda unique: 'reference=info/%s*' % unique),
+    (lambda unique: {'dangling': True}, lambda unique: 'dangling=true'),
+    (lambda unique: {'label': 'dockyard.test=%s' % unique}, lambda unique: 'label=dockyard.test=%s' % unique),
+])
+def test_filters_agree_with_docker_images_filter(ansible, engine, unique, filters, cli_filter):
+    engine.make_image('info/%s-a:1' % unique)
+    engine.make_image('info/%s-b:1' % unique)
+    engine.make_image('info/%s-d:1' % unique)
+    engine.make_image('info/%s-d:1' % unique, marker='newer')  # the first image keeps no tag: dangling
+    labelled = engine.api.commit(engine.cli('create', '--network', 'none', 'info/%s-b:1' % unique).strip(),
+                                 repository='info/%s-l' % unique, tag='1',
+                                 changes=['LABEL dockyard.test=%s' % unique])['Id']
+    assert labelled
+
+    result = ansible.module('image_info', filters=filters(unique))
+    expected = set(engine.cli('images', '-q', '--no-trunc', '--filter', cli_filter(unique)).split())
+    assert expected, 'the filter must match something for the comparison to mean anything'
+    assert {image['Id'] for image in result['images']} == expected
+
+
+def test_history_is_what_docker_history_shows(ansible, engine, unique):
+    base = 'info/%s:base' % unique
+    engine.make_image(base)
+    container = engine.cli('create', '--network', 'none', base, '/bin/sh', '-c', 'echo hi > /etc/hi').strip()
+    engine.cli('start', '-a', container)
+    engine.cli('commit', '-m', 'say hi', '-a', 'Tester', container, 'info/%s:top' % unique)
+
+    result = ansible.module('image_info', name=['info/%s:top' % unique], history=True)
+    history = result['images'][0]['history']
+    shown = [json.loads(line) for line in engine.cli(
+        'history', '--no-trunc', '--human=false', '--format', '{{json .}}', 'info/%s:top' % unique).splitlines()]
+    assert len(history) == len(shown) == 2
+    for layer, row in zip(history, shown):
+        assert layer['id'] == row['ID']
+        assert layer['created_by'] == row['CreatedBy']
+        assert str(layer['size']) == row['Size']
+        assert layer['comment'] == row['Comment']
+        assert layer['created'] == row['CreatedAt']
+    assert history[0]['comment'] == 'say hi'
+
+
+def test_bad_input_and_an_unreachable_daemon(ansible):
+    bad, both, unreachable = ansible.run(
+        task('image_info', name=['busybox', 'Bad Name']),
+        task('image_info', name=['busybox'], filters={'dangling': True}),
+        task('image_info', docker_host='unix:///nonexistent/docker.sock')).results
+    assert bad['msg'] == "name[1]: invalid image reference 'Bad Name': it contains white space"
+    assert both['msg'] == 'parameters are mutually exclusive: name|filters'
+    assert unreachable['msg'] == ('Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock: '
+                                  'No such file or directory')

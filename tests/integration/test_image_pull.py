@@ -1,0 +1,234 @@
+"""image_pull against the real engine and registry: docker pull NAME[:TAG]."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import task
+
+
+def test_pull_check_apply_and_idempotence(ansible, engine, unique):
+    reference, image_id = engine.publish('pull/%s' % unique)
+
+    check = ansible.module('image_pull', check=True, name=reference)
+    assert check['changed'] is True
+    assert check['diff'] == {'before': {reference: {'exists': False}},
+                             'after': {reference: {'exists': True, 'id': None, 'tags': [reference],
+                                                   'digests': check['diff']['after'][reference]['digests']}}}
+    assert check['actions'] == ['Would pull image %s' % reference]
+    assert engine.image_id(reference) is None, 'check mode must not pull'
+
+    apply, check_again, apply_again = ansible.run(
+        task('image_pull', name=reference), task('image_pull', check=True, name=reference),
+        task('image_pull', name=reference)).results
+    assert apply['changed'] is True
+    assert apply['image']['Id'] == image_id == engine.image_id(reference)
+    assert apply['images'] == [apply['image']]
+    assert apply['diff']['after'][reference]['digests'] == check['diff']['after'][reference]['digests']
+    assert apply['actions'] == ['Pulled image %s' % reference]
+    assert check_again['changed'] is False
+    assert apply_again['changed'] is False
+    assert apply_again['actions'] == []
+    assert apply_again['diff']['before'] == apply_again['diff']['after']
+
+
+def test_default_tag_is_latest_and_tag_option_applies(ansible, engine, unique):
+    latest, latest_id = engine.publish('pull/%s' % unique, tag='latest')
+    tagged, tagged_id = engine.publish('pull/%s' % unique, tag='2.0')
+    repository = latest.rsplit(':', 1)[0]
+
+    untagged, with_tag = ansible.run(task('image_pull', name=repository),
+                                     task('image_pull', name=repository, tag='2.0')).results
+    assert untagged['image']['Id'] == latest_id
+    assert with_tag['image']['Id'] == tagged_id
+    assert engine.image_id(tagged) == tagged_id
+
+
+def test_a_list_of_names_is_pulled_in_one_task(ansible, engine, unique):
+    published = [engine.publish('pull/%s-%d' % (unique, number)) for number in range(3)]
+    names = [reference for reference, _image_id in published]
+
+    first, second = ansible.run(task('image_pull', name=names, parallel=2), task('image_pull', name=names)).results
+    assert first['changed'] is True
+    assert [image['Id'] for image in first['images']] == [image_id for _reference, image_id in published]
+    assert 'image' not in first
+    assert sorted(first['actions']) == sorted('Pulled image %s' % name for name in names)
+    assert second['changed'] is False
+    assert [engine.image_id(name) for name in names] == [image_id for _reference, image_id in published]
+
+
+def test_a_moved_tag_is_pulled_again(ansible, engine, unique):
+    reference, old_id = engine.publish('pull/%s' % unique, marker='old')
+    ansible.module('image_pull', name=reference)
+    _reference, new_id = engine.publish('pull/%s' % unique, marker='new')
+    # The publish above dropped the local tag; put the old image back under it, as before the tag moved.
+    engine.api.tag(old_id, reference.rsplit(':', 1)[0], reference.rsplit(':', 1)[1])
+
+    check, apply, again = ansible.run(task('image_pull', check=True, name=reference), task('image_pull', name=reference),
+                                      task('image_pull', name=reference)).results
+    assert check['changed'] is True
+    assert apply['changed'] is True
+    assert apply['diff']['before'][reference]['id'] == old_id
+    assert apply['diff']['after'][reference]['id'] == new_id
+    assert again['changed'] is False
+
+
+def test_not_present_leaves_a_present_image_alone(ansible, engine, unique):
+    reference = '%s/pull/%s:local' % (engine.registry, unique)
+    image_id = engine.make_image(reference)
+
+    check, apply = ansible.run(task('image_pull', check=True, name=reference, pull='not_present'),
+                               task('image_pull', name=reference, pull='not_present')).results
+    assert (check['changed'], apply['changed']) == (False, False)
+    assert apply['image']['Id'] == image_id
+
+
+def test_a_digest_pins_the_image(ansible, engine, unique):
+    reference, image_id = engine.publish('pull/%s' % unique)
+    digest_name = ansible.module('image_pull', check=True, name=reference)['diff']['after'][reference]['digests'][0]
+
+    check, apply, again = ansible.run(task('image_pull', check=True, name=digest_name),
+                                      task('image_pull', name=digest_name), task('image_pull', name=digest_name)).results
+    assert check['changed'] is True
+    assert apply['changed'] is True
+    assert apply['image']['Id'] == image_id
+    assert again['changed'] is False
+
+
+def test_a_missing_tag_fails_with_the_registrys_words(ansible, engine, unique):
+    reference, _image_id = engine.publish('pull/%s' % unique)
+    missing = reference.rsplit(':', 1)[0] + ':nope'
+
+    check, apply = ansible.run(task('image_pull', check=True, name=missing), task('image_pull', name=missing)).results
+    assert check['failed'] is True
+    assert check['msg'].startswith('failed to look up %s in its registry: ' % missing)
+    assert apply['failed'] is True
+    assert apply['msg'] == 'failed to pull %s: manifest for %s not found: manifest unknown: manifest unknown' % (
+        missing, missing)
+    assert engine.image_id(missing) is None
+
+
+def test_one_failing_name_fails_the_task_and_names_it(ansible, engine, unique):
+    reference, image_id = engine.publish('pull/%s' % unique)
+    missing = reference.rsplit(':', 1)[0] + ':nope'
+
+    result = ansible.module('image_pull', name=[reference, missing])
+    assert result['failed'] is True
+    assert result['msg'].startswith('failed to pull %s: ' % missing)
+    assert result['changed'] is True, 'the image that was pulled is reported'
+    assert engine.image_id(reference) == image_id
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(name='Team/App'), "invalid image reference 'Team/App': repository name must be lowercase"),
+    (dict(name='bad_host:5000/app'), "invalid image reference 'bad_host:5000/app': registry 'bad_host:5000' is not a "
+                                     "valid host[:port]"),
+    (dict(name='team/App'), "invalid image reference 'team/App': repository name must be lowercase"),
+    (dict(name=['busybox', 'repo::tag']),
+     "name[1]: invalid image reference 'repo::tag': only one ':' may separate the repository from its tag"),
+    (dict(name='busy box'), "invalid image reference 'busy box': it contains white space"),
+    (dict(name='app:1', tag='2'), "'app:1' names tag '1' but the tag option says '2'; give the tag once"),
+    (dict(name='app', parallel=0), 'parallel must be at least 1, got 0'),
+    (dict(name='app', pull='sometimes'),
+     "value of pull must be one of: always, not_present, got: sometimes"),
+    (dict(), 'missing required arguments: name'),
+])
+def test_bad_input_is_rejected_with_a_clear_message(ansible, args, message):
+    result = ansible.module('image_pull', **args)
+    assert result['failed'] is True
+    assert result['msg'] == message
+
+
+def test_an_unreachable_daemon_is_named(ansible):
+    result = ansible.module('image_pull', name='busybox', docker_host='unix:///nonexistent/docker.sock')
+    assert result['failed'] is True
+    assert result['msg'] == 'Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock: No such file or directory'
+
+
+def test_platform_needs_a_recent_enough_api(ansible, engine, unique):
+    reference = '%s/pull/%s:local' % (engine.registry, unique)
+    engine.make_image(reference)
+    result = ansible.module('image_pull', name=reference, platform='linux/amd64', api_version='1.30', pull='not_present')
+    assert result['failed'] is True
+    assert result['msg'] == 'platform needs Docker API 1.32 or later, but the daemon at %s speaks 1.30' % engine.host
+
+
+class SpareRegistry:
+    """A second real registry on its own port, to stop and start under a running pull."""
+
+    def __init__(self, directory, port):
+        self.port = port
+        self.address = '127.0.0.1:%d' % port
+        self.log = Path(directory, 'registry.log')
+        self.config = Path(directory, 'config.yml')
+        self.config.write_text(
+            'version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: %s\n'
+            'http:\n  addr: %s\n' % (Path(directory, 'data'), self.address))
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(['docker-registry', 'serve', str(self.config)], stdout=self.log.open('a'),
+                                        stderr=subprocess.STDOUT)
+        for _attempt in range(100):
+            if subprocess.run(['curl', '-fsS', 'http://%s/v2/' % self.address], capture_output=True).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise AssertionError('spare registry did not start: %s' % self.log.read_text())
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            self.process.wait()
+            self.process = None
+
+    def manifest_requests(self, path, tag):
+        """How many times the registry's access log shows the manifest fetched (one per pull attempt)."""
+        return self.log.read_text().count('"GET /v2/%s/manifests/%s ' % (path, tag))
+
+
+@pytest.fixture
+def spare_registry(tmp_path):
+    registry = SpareRegistry(tmp_path, 5099)
+    registry.start()
+    yield registry
+    registry.stop()
+
+
+def test_retries_ride_out_a_registry_that_comes_back(ansible, engine, spare_registry, unique):
+    reference = '%s/retry/%s:1.0' % (spare_registry.address, unique)
+    image_id = engine.make_image(reference)
+    for event in engine.api.push(reference.rsplit(':', 1)[0], tag='1.0', stream=True, decode=True):
+        assert 'error' not in event, event
+    engine.api.remove_image(reference)
+    spare_registry.stop()
+    restart = threading.Timer(2.0, spare_registry.start)
+    restart.start()
+    try:
+        result = ansible.module('image_pull', name=reference, retries=5, retry_delay=1)
+    finally:
+        restart.join()
+    assert result['changed'] is True
+    assert result['image']['Id'] == image_id
+
+
+def test_a_down_registry_without_retries_fails_and_names_it(ansible, spare_registry, unique):
+    spare_registry.stop()
+    reference = '%s/retry/%s:1.0' % (spare_registry.address, unique)
+    result = ansible.module('image_pull', name=reference)
+    assert result['failed'] is True
+    assert result['msg'].startswith('failed to pull %s: ' % reference)
+    assert 'connection refused' in result['msg']
+
+
+def test_a_missing_tag_is_not_retried(ansible, spare_registry, unique):
+    path = 'retry/%s' % unique
+    result = ansible.module('image_pull', name='%s/%s:nope' % (spare_registry.address, path), retries=3,
+                            retry_delay=0.1)
+    assert result['failed'] is True
+    assert 'manifest unknown' in result['msg']
+    assert spare_registry.manifest_requests(path, 'nope') == 1

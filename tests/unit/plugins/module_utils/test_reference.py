@@ -1,0 +1,106 @@
+"""The reference parser against the grammar Docker documents (distribution/reference)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
+    is_image_id, may_be_short_id, parse_reference, with_tag,
+)
+
+DIGEST = 'sha256:' + 'ab' * 32
+
+
+@pytest.mark.parametrize('text, repository, canonical, tag, digest', [
+    ('busybox', 'busybox', 'docker.io/library/busybox', 'latest', None),
+    ('busybox:1.36', 'busybox', 'docker.io/library/busybox', '1.36', None),
+    ('library/busybox', 'busybox', 'docker.io/library/busybox', 'latest', None),
+    ('docker.io/busybox', 'busybox', 'docker.io/library/busybox', 'latest', None),
+    ('index.docker.io/library/busybox', 'busybox', 'docker.io/library/busybox', 'latest', None),
+    ('bitnami/redis:7', 'bitnami/redis', 'docker.io/bitnami/redis', '7', None),
+    ('localhost/app', 'localhost/app', 'localhost/app', 'latest', None),
+    ('localhost:5000/app:v1', 'localhost:5000/app', 'localhost:5000/app', 'v1', None),
+    ('127.0.0.1:5055/team/app:1.0', '127.0.0.1:5055/team/app', '127.0.0.1:5055/team/app', '1.0', None),
+    ('registry.example.com/a/b/c:tag_1.x-y', 'registry.example.com/a/b/c', 'registry.example.com/a/b/c',
+     'tag_1.x-y', None),
+    ('[::1]:5000/app', '[::1]:5000/app', '[::1]:5000/app', 'latest', None),
+    ('Registry.Example.com/app', 'Registry.Example.com/app', 'Registry.Example.com/app', 'latest', None),
+    ('app@' + DIGEST, 'app', 'docker.io/library/app', None, DIGEST),
+    ('app:1@' + DIGEST, 'app', 'docker.io/library/app', '1', DIGEST),
+    ('a__b/c-d/e--f/g.h', 'a__b/c-d/e--f/g.h', 'docker.io/a__b/c-d/e--f/g.h', 'latest', None),
+    ('localhost:5000', 'localhost', 'docker.io/library/localhost', '5000', None),
+])
+def test_valid_references(text, repository, canonical, tag, digest):
+    reference = parse_reference(text)
+    assert (reference.repository, reference.canonical_repository, reference.tag, reference.digest) == \
+        (repository, canonical, tag, digest)
+
+
+@pytest.mark.parametrize('text, message', [
+    ('', "invalid image reference '': it is empty"),
+    ('busy box', "invalid image reference 'busy box': it contains white space"),
+    ('Busybox', "invalid image reference 'Busybox': repository name must be lowercase"),
+    ('team/App:1', "invalid image reference 'team/App:1': repository name must be lowercase"),
+    ('repo::tag', "invalid image reference 'repo::tag': only one ':' may separate the repository from its tag"),
+    ('repo:tag:tag', "invalid image reference 'repo:tag:tag': only one ':' may separate the repository from its tag"),
+    ('repo:', "invalid image reference 'repo:': the tag after ':' is empty"),
+    ('repo:.hidden', "invalid image reference 'repo:.hidden': tag '.hidden' may hold only up to 128 letters, "
+                     "digits, '_', '.' and '-', and must not start with '.' or '-'"),
+    ('repo:' + 'x' * 129, None),
+    (':tag', "invalid image reference ':tag': the repository name is empty"),
+    ('a//b', "invalid image reference 'a//b': the repository has an empty path component"),
+    ('app/', "invalid image reference 'app/': the repository has an empty path component"),
+    ('-app', "invalid image reference '-app': repository path component '-app' may hold only lower-case "
+             "letters, digits and single separators ('.', '_', '__', '-') between them"),
+    ('a___b', None),
+    ('app@sha256:abc', "invalid image reference 'app@sha256:abc': digest 'sha256:abc' is not of the form "
+                       "algorithm:hex, e.g. sha256:<64 hex digits>"),
+    ('app@sha256:' + 'a' * 40, "invalid image reference 'app@sha256:" + 'a' * 40 + "': a sha256 digest has "
+                               "exactly 64 lower-case hex digits"),
+    ('bad_host:5000/app', "invalid image reference 'bad_host:5000/app': registry 'bad_host:5000' is not a "
+                          "valid host[:port]"),
+    ('a' * 256, "invalid image reference '" + 'a' * 256 + "': repository name must not be longer than 255 characters"),
+])
+def test_malformed_references_say_what_is_wrong(text, message):
+    with pytest.raises(DockerError) as caught:
+        parse_reference(text)
+    if message is not None:
+        assert str(caught.value) == message
+    else:
+        assert str(caught.value).startswith("invalid image reference '%s'" % text)
+
+
+def test_default_tag_can_be_withheld():
+    assert parse_reference('app', default_tag=None).tag is None
+    assert str(parse_reference('app', default_tag=None)) == 'app'
+
+
+def test_str_is_the_familiar_form_docker_shows_in_repotags():
+    assert str(parse_reference('docker.io/library/busybox')) == 'busybox:latest'
+    assert str(parse_reference('127.0.0.1:5055/a/b:1')) == '127.0.0.1:5055/a/b:1'
+    assert str(parse_reference('app@' + DIGEST)) == 'app@' + DIGEST
+
+
+def test_with_tag_applies_the_tag_option():
+    assert str(with_tag('app', None)) == 'app:latest'
+    assert str(with_tag('app', '2')) == 'app:2'
+    assert str(with_tag('app:2', '2')) == 'app:2'
+    assert str(with_tag('app:2', None)) == 'app:2'
+
+
+def test_with_tag_refuses_a_tag_given_twice_in_different_ways():
+    with pytest.raises(DockerError) as caught:
+        with_tag('app:1', '2')
+    assert str(caught.value) == "'app:1' names tag '1' but the tag option says '2'; give the tag once"
+    with pytest.raises(DockerError) as caught:
+        with_tag('app@' + DIGEST, '2')
+    assert str(caught.value) == "'app@%s' pins a digest; the tag option '2' cannot apply to it" % DIGEST
+
+
+def test_image_ids():
+    assert is_image_id('sha256:' + 'a' * 64)
+    assert is_image_id('a' * 64)
+    assert not is_image_id('a' * 12)
+    assert may_be_short_id('0123456789ab')
+    assert not may_be_short_id('busybox')
