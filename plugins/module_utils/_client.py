@@ -17,6 +17,7 @@ DockerError, whose text says what was being done and the daemon's words.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 import traceback
@@ -24,6 +25,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import HUB_ALIASES, HUB_DOMAIN, parse_reference
 from ansible_collections.dockyard.docker.plugins.module_utils._stream import read_stream
 
 try:
@@ -94,6 +96,12 @@ def _tls_adapter(hostname):
             super().init_poolmanager(*args, **kwargs)
 
     return HostnameAdapter()
+
+
+def registry_host(registry):
+    """A registry as credentials are keyed: ``host[:port]``, without scheme or path; Docker Hub as docker.io."""
+    host = registry.split('://', 1)[-1].split('/', 1)[0].lower()
+    return HUB_DOMAIN if host in HUB_ALIASES else host
 
 
 def backoff_delays(retries, delay):
@@ -200,6 +208,10 @@ class DockerImageClient:
             raise DockerError('%s: %s' % (action, str(reason).strip()))
         except (requests_errors.ConnectionError, requests_errors.Timeout) as exc:
             raise DockerError('%s: %s' % (action, self._connection_message(exc)))
+        except requests_errors.ChunkedEncodingError:
+            # A streamed answer (save, export) that the daemon or the connection cut off midway.
+            raise DockerError('%s: the connection to the Docker daemon at %s broke off mid-stream'
+                              % (action, self.docker_host))
         except docker_errors.DockerException as exc:
             raise DockerError('%s: %s' % (action, exc))
 
@@ -225,23 +237,70 @@ class DockerImageClient:
         with self._calling('failed to read the history of image %s' % name):
             return self.api.history(name)
 
+    def image_source_container(self, image_id):
+        """The ID of the container an image was committed from, or None.
+
+        Image inspect leaves this out from API 1.45 on, though the daemon still
+        records it, so it is asked for with API 1.44 when the daemon speaks more.
+        """
+        version = self.api.api_version if version_lt(self.api.api_version, '1.44') else '1.44'
+        with self._calling('failed to inspect image %s' % image_id):
+            response = self.api._get('%s/v%s/images/%s/json' % (self.api.base_url, version, image_id))
+            if response.status_code == 404:
+                return None
+            return self.api._result(response, True).get('Container') or None
+
+    def daemon_info(self):
+        """``docker info``: among others the daemon's clock and time zone, in ``SystemTime``."""
+        with self._calling('failed to read the daemon information'):
+            return self.api.info()
+
     def distribution(self, reference, auth_config=None):
         """What the registry holds for ``reference``, asked through the daemon without pulling."""
         with self._calling('failed to look up %s in its registry' % reference):
-            return self.api.inspect_distribution(str(reference), auth_config=auth_config)
+            return self.api.inspect_distribution(str(reference), auth_config=auth_config or self.auth_config(reference))
+
+    def remote_digest(self, reference):
+        """The manifest digest the registry holds for ``reference`` now, or None when it has no such tag."""
+        registry = parse_reference(str(reference)).registry
+        with self._calling('failed to look up %s in registry %s' % (reference, registry)):
+            try:
+                answer = self.api.inspect_distribution(str(reference), auth_config=self.auth_config(reference))
+            except docker_errors.NotFound:
+                return None
+            return answer['Descriptor']['digest']
 
     def pull(self, reference, platform=None, auth_config=None):
         action = 'failed to pull %s' % reference
         with self._calling(action):
             events = self.api.pull(reference.repository, tag=reference.digest or reference.tag, stream=True,
-                                   decode=True, platform=platform, auth_config=auth_config)
+                                   decode=True, platform=platform,
+                                   auth_config=auth_config or self.auth_config(reference))
             return self._stream(action, events)
 
     def push(self, repository, tag, auth_config=None):
-        action = 'failed to push %s:%s' % (repository, tag)
+        """``docker push REPOSITORY:TAG``; the StreamResult of its progress (its ``aux`` holds the pushed digest)."""
+        registry = parse_reference(repository).registry
+        action = 'failed to push %s:%s to registry %s' % (repository, tag, registry)
         with self._calling(action):
-            events = self.api.push(repository, tag=tag, stream=True, decode=True, auth_config=auth_config)
+            events = self.api.push(repository, tag=tag, stream=True, decode=True,
+                                   auth_config=auth_config or self.auth_config(repository))
             return self._stream(action, events)
+
+    def auth_config(self, name):
+        """The credentials for the registry of image ``name``, chosen the way the docker CLI would.
+
+        The task's ``registry_auth`` is used when it names that registry or names none. Otherwise
+        None, and the SDK takes them from the docker CLI's config (``$DOCKER_CONFIG/config.json``
+        or ``~/.docker/config.json``): ``credHelpers``, ``credsStore``, then ``auths``.
+        """
+        given = self.params.get('registry_auth')
+        if not given:
+            return None
+        registry = parse_reference(str(name), default_tag=None).registry
+        if given.get('registry') and registry_host(given['registry']) != registry_host(registry):
+            return None
+        return {'username': given['username'], 'password': given['password'], 'serveraddress': registry}
 
     def tag(self, source, repository, tag):
         with self._calling('failed to tag %s as %s:%s' % (source, repository, tag)):
@@ -256,12 +315,18 @@ class DockerImageClient:
         with self._calling('failed to prune images'):
             return self.api.prune_images(filters=filters or None)
 
-    def save_images(self, names):
-        """The tar stream of ``docker save NAMES``, in chunks, without holding it in memory."""
+    def save_images(self, names, platform=None):
+        """The tar stream of ``docker save NAMES``, in chunks, without holding it in memory.
+
+        ``platform`` (``os[/arch[/variant]]``, API 1.48+) picks one platform of multi-platform images.
+        """
         action = 'failed to save %s' % ', '.join(names)
+        params = {'names': list(names)}
+        if platform:
+            parts = platform.split('/')
+            params['platform'] = json.dumps(dict(zip(('os', 'architecture', 'variant'), parts)))
         with self._calling(action):
-            response = self.api._get(self.api._url('/images/get'), params={'names': list(names)}, stream=True,
-                                     timeout=None)
+            response = self.api._get(self.api._url('/images/get'), params=params, stream=True, timeout=None)
             self.api._raise_for_status(response)
         return self._guarded_chunks(action, response.iter_content(STREAM_CHUNK_SIZE))
 
@@ -294,14 +359,17 @@ class DockerImageClient:
             self.api._raise_for_status(response)
             return self._stream(action, self.api._stream_helper(response, decode=True))
 
-    def search(self, term, limit=None, filters=None):
+    def search(self, term, limit=None, filters=None, auth_config=None):
+        """``docker search TERM``; ``auth_config`` (username, password, serveraddress) goes to the index."""
         with self._calling('failed to search for %s' % term):
             params = {'term': term}
             if limit:
                 params['limit'] = limit
             if filters:
                 params['filters'] = docker.utils.convert_filters(filters)
-            return self.api._result(self.api._get(self.api._url('/images/search'), params=params), True)
+            headers = {'X-Registry-Auth': docker.auth.encode_header(auth_config)} if auth_config else None
+            return self.api._result(self.api._get(self.api._url('/images/search'), params=params, headers=headers),
+                                    True)
 
     # --- containers ---------------------------------------------------------
 

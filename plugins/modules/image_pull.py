@@ -72,6 +72,28 @@ options:
       - Seconds to wait before the first retry; each further retry waits twice as long.
     type: float
     default: 1.0
+  registry_auth:
+    description:
+      - Credentials for the registry, for this task only. Nothing is written to the docker CLI's
+        configuration.
+      - Without them, or for images of another registry than O(registry_auth.registry), the
+        credentials are those the docker CLI would use, read from C(config.json) in E(DOCKER_CONFIG)
+        or C(~/.docker/), from its C(credHelpers), its C(credsStore), then its C(auths).
+    type: dict
+    suboptions:
+      username:
+        description: The user name to log in with.
+        type: str
+        required: true
+      password:
+        description: The password or token. It never appears in results or logs.
+        type: str
+        required: true
+      registry:
+        description:
+          - The registry the credentials are for, C(host[:port]) (a V(https://) URL is accepted too).
+          - When not given, they are used for every image of the task.
+        type: str
 seealso:
   - module: dockyard.docker.image_info
   - module: dockyard.docker.image_push
@@ -135,7 +157,7 @@ actions:
 
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
+from ansible_collections.dockyard.docker.plugins.module_utils._client import REGISTRY_AUTH_ARG, DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import with_tag
@@ -234,6 +256,7 @@ def main():
             parallel=dict(type='int', default=4),
             retries=dict(type='int', default=0),
             retry_delay=dict(type='float', default=1.0),
+            registry_auth=REGISTRY_AUTH_ARG,
         ),
         option_minimal_versions=dict(platform='1.32'),
     )

@@ -1,0 +1,353 @@
+# Copyright (c) dockyard.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils is PRIVATE to the collection: its interface may change
+# without notice between releases.
+
+"""What the collection does with registries without going through the daemon.
+
+``DockerConfig`` reads and writes the docker CLI's credentials the way the CLI
+does: ``auths`` in ``config.json`` (base64 ``user:password``), or the
+credential helper ``config.json`` names (``credsStore``, ``credHelpers``),
+spoken to through its ``docker-credential-NAME get|store|erase`` protocol.
+
+``RegistryClient`` speaks the registry's v2 HTTP API (catalog, tags) with Basic
+or Bearer-token authentication and the caller's certificate checking.
+
+Both raise only DockerError, and no message ever carries a password.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import tempfile
+import traceback
+import warnings
+from urllib.parse import urljoin, urlsplit
+
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+
+try:
+    import requests
+    from requests import exceptions as requests_errors
+except ImportError:
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+    HAS_REQUESTS = False
+else:
+    REQUESTS_IMPORT_ERROR = None
+    HAS_REQUESTS = True
+
+DOCKER_HUB_KEY = 'https://index.docker.io/v1/'
+DOCKER_HUB_NAMES = ('docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com')
+CATALOG_PAGE_SIZE = 100
+
+
+def config_key(registry):
+    """The key the docker CLI files ``registry``'s credentials under: Hub's URL, else ``host[:port]``."""
+    text = (registry or '').strip()
+    host = re.sub(r'^[a-z][a-z0-9+.-]*://', '', text, flags=re.IGNORECASE).split('/', 1)[0]
+    if not host or host.lower() in DOCKER_HUB_NAMES:
+        return DOCKER_HUB_KEY
+    return host
+
+
+def default_config_path():
+    """``config.json`` in E(DOCKER_CONFIG) when set, else in ``~/.docker``, as the docker CLI looks."""
+    return os.path.join(os.environ.get('DOCKER_CONFIG') or os.path.expanduser('~/.docker'), 'config.json')
+
+
+def _hide(text, secret):
+    return text.replace(secret, '********') if secret else text
+
+
+class DockerConfig:
+    """The docker CLI's ``config.json``: credentials per registry, in the file or in a helper."""
+
+    def __init__(self, path=None):
+        self.path = os.path.expanduser(path or default_config_path())
+        self.data = self._load()
+
+    def _load(self):
+        try:
+            with open(self.path, 'rb') as handle:
+                text = handle.read().decode('utf-8')
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DockerError('failed to read the docker config %s: %s' % (self.path, exc))
+        if not text.strip():
+            return {}
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise DockerError('failed to read the docker config %s: it is not JSON (%s)' % (self.path, exc))
+        if not isinstance(data, dict) or not isinstance(data.get('auths', {}), dict):
+            raise DockerError('failed to read the docker config %s: it is not a docker CLI config' % self.path)
+        return data
+
+    @property
+    def auths(self):
+        return self.data.setdefault('auths', {})
+
+    def helper(self, key):
+        """The credential helper for ``key`` (``credHelpers`` first, then ``credsStore``), or None."""
+        helpers = self.data.get('credHelpers') or {}
+        return helpers.get(key) or self.data.get('credsStore') or None
+
+    def _matching_keys(self, key):
+        """Keys of ``auths`` that mean the same registry as ``key`` (``https://host:port``, ``host:port/v1/``...)."""
+        return [name for name in self.auths if name == key or config_key(name) == key]
+
+    def _call_helper(self, helper, verb, payload, secret=None):
+        program = 'docker-credential-%s' % helper
+        try:
+            completed = subprocess.run([program, verb], input=payload.encode(), stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, check=False)
+        except OSError as exc:
+            raise DockerError('failed to %s credentials with the credential helper %s: %s'
+                              % (verb, program, exc.strerror or exc))
+        output = completed.stdout.decode('utf-8', 'replace').strip()
+        if completed.returncode:
+            reason = output or completed.stderr.decode('utf-8', 'replace').strip() or 'exit status %d' % completed.returncode
+            return None, _hide(reason, secret)
+        return output, None
+
+    def get(self, key):
+        """``(username, password)`` stored for ``key``, or None."""
+        helper = self.helper(key)
+        if helper:
+            output, error = self._call_helper(helper, 'get', key)
+            if error:
+                if 'credentials not found' in error.lower():
+                    return None
+                raise DockerError('failed to read the credentials for %s from docker-credential-%s: %s'
+                                  % (key, helper, error))
+            try:
+                answer = json.loads(output)
+                return answer['Username'], answer['Secret']
+            except (ValueError, KeyError, TypeError):
+                raise DockerError('failed to read the credentials for %s from docker-credential-%s: '
+                                  'it did not answer with Username and Secret' % (key, helper))
+        for name in self._matching_keys(key):
+            entry = self.auths.get(name) or {}
+            if entry.get('auth'):
+                try:
+                    username, _sep, password = base64.b64decode(entry['auth']).decode('utf-8').partition(':')
+                except (ValueError, UnicodeDecodeError):
+                    raise DockerError('failed to read the credentials for %s from %s: its auth is not base64 of '
+                                      'user:password' % (key, self.path))
+                return username, password
+            if entry.get('username') and entry.get('password'):
+                return entry['username'], entry['password']
+        return None
+
+    def entry_present(self, key):
+        """Whether ``auths`` names the registry (a helper's registries carry an empty entry there)."""
+        return bool(self._matching_keys(key))
+
+    def store(self, key, username, password):
+        """Keep the credentials like ``docker login``: in the helper (and an empty ``auths`` entry), or in the file.
+
+        Entries under other spellings of the same registry (``https://host:port``) are replaced.
+        """
+        helper = self.helper(key)
+        if helper:
+            payload = json.dumps({'ServerURL': key, 'Username': username, 'Secret': password})
+            _output, error = self._call_helper(helper, 'store', payload, secret=password)
+            if error:
+                raise DockerError('failed to store the credentials for %s with docker-credential-%s: %s'
+                                  % (key, helper, error))
+        for name in self._matching_keys(key):
+            del self.auths[name]
+        if helper:
+            self.auths[key] = {}
+        else:
+            self.auths[key] = {'auth': base64.b64encode(('%s:%s' % (username, password)).encode('utf-8')).decode()}
+        self.save()
+
+    def erase(self, key):
+        """Forget the registry like ``docker logout``: in its helper, and every matching ``auths`` entry."""
+        helper = self.helper(key)
+        if helper:
+            _output, error = self._call_helper(helper, 'erase', key)
+            if error and 'credentials not found' not in error.lower():
+                raise DockerError('failed to erase the credentials for %s with docker-credential-%s: %s'
+                                  % (key, helper, error))
+        for name in self._matching_keys(key):
+            del self.auths[name]
+        self.save()
+
+    def save(self):
+        """Write the file atomically, readable by its owner only, as the docker CLI does."""
+        directory = os.path.dirname(self.path) or '.'
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=directory, prefix='.config.json.')
+            try:
+                with os.fdopen(handle, 'w') as stream:
+                    json.dump(self.data, stream, indent='\t')
+                    stream.write('\n')
+                os.chmod(temporary, 0o600)
+                os.replace(temporary, self.path)
+            except BaseException:
+                os.unlink(temporary)
+                raise
+        except OSError as exc:
+            raise DockerError('failed to write the docker config %s: %s' % (self.path, exc.strerror or exc))
+
+
+def _challenge(header):
+    """``(scheme, {param: value})`` of a ``WWW-Authenticate`` header."""
+    scheme, _sep, rest = (header or '').strip().partition(' ')
+    return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', rest))
+
+
+def _registry_words(response):
+    """The registry's own error text: its v2 ``errors`` list, else the HTTP reason."""
+    try:
+        errors = response.json().get('errors') or []
+        words = '; '.join(error.get('message') or error.get('code') for error in errors if isinstance(error, dict))
+    except (ValueError, AttributeError):
+        words = ''
+    return '%d %s%s' % (response.status_code, response.reason, ' (%s)' % words if words else '')
+
+
+class RegistryClient:
+    """The v2 API of one registry, given as ``host[:port]`` (HTTPS) or a URL with its scheme."""
+
+    def __init__(self, registry, credentials=None, validate_certs=True, ca_path=None, timeout=60, tls_hint=None):
+        if not HAS_REQUESTS:
+            raise DockerError('talking to the registry %s needs the Python package requests' % registry)
+        text = registry.strip().rstrip('/')
+        if not re.match(r'^[a-z][a-z0-9+.-]*://', text, flags=re.IGNORECASE):
+            text = 'https://' + text
+        parts = urlsplit(text)
+        if parts.scheme not in ('http', 'https') or not parts.netloc:
+            raise DockerError('registry %s: give host[:port] or an http(s):// URL' % registry)
+        self.url = '%s://%s' % (parts.scheme, parts.netloc)
+        self.credentials = credentials
+        self.timeout = timeout
+        self.tls_hint = tls_hint
+        self.session = requests.Session()
+        # Given with each request: a session-wide value would lose to REQUESTS_CA_BUNDLE.
+        self.verify = (ca_path or True) if validate_certs else False
+        self._tokens = {}
+        self._basic = False  # the registry asked for Basic credentials once: send them from then on
+
+    def _send(self, url, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # urllib3's InsecureRequestWarning, with validate_certs off
+            return self.session.get(url, verify=self.verify, timeout=self.timeout, **kwargs)
+
+    def _token(self, params, scope):
+        """A Bearer token from the registry's token service, for ``scope``."""
+        if scope in self._tokens:
+            return self._tokens[scope]
+        query = {'service': params.get('service')} if params.get('service') else {}
+        if params.get('scope') or scope:
+            query['scope'] = params.get('scope') or scope
+        response = self._send(params['realm'], params=query, auth=self.credentials)
+        if response.status_code != 200:
+            raise _Refused('its token service %s answered %s' % (params['realm'], _registry_words(response)))
+        try:
+            answer = response.json()
+            token = answer.get('token') or answer.get('access_token')
+        except (ValueError, AttributeError):
+            token = None
+        if not token:
+            raise _Refused('its token service %s gave no token' % params['realm'])
+        self._tokens[scope] = token
+        return token
+
+    def _get(self, url, scope):
+        """GET ``url``, answering the registry's challenge: Basic with the credentials, or a Bearer token."""
+        headers = {'Accept': 'application/json'}
+        if scope in self._tokens:
+            headers['Authorization'] = 'Bearer %s' % self._tokens[scope]
+        response = self._send(url, headers=headers, auth=self.credentials if self._basic else None)
+        if response.status_code == 401 and not self._basic and scope not in self._tokens:
+            scheme, params = _challenge(response.headers.get('WWW-Authenticate'))
+            if scheme == 'bearer' and params.get('realm'):
+                headers['Authorization'] = 'Bearer %s' % self._token(params, scope)
+                response = self._send(url, headers=headers)
+            elif scheme == 'basic' and self.credentials:
+                self._basic = True
+                response = self._send(url, headers=headers, auth=self.credentials)
+        if response.status_code in (401, 403):
+            who = 'as %s' % self.credentials[0] if self.credentials else 'without credentials'
+            raise _Refused('it refused access %s: %s' % (who, _registry_words(response)))
+        if response.status_code != 200:
+            raise _Refused('it answered %s' % _registry_words(response))
+        return response
+
+    def _pages(self, path, scope, key):
+        """Every item of ``key`` over the pages the registry links with ``Link: <...>; rel="next"``."""
+        url = self.url + path
+        items = []
+        while url:
+            response = self._get(url, scope)
+            try:
+                items.extend(response.json().get(key) or [])
+            except (ValueError, AttributeError):
+                raise _Refused('its answer to %s is not JSON' % url)
+            following = response.links.get('next', {}).get('url')
+            url = urljoin(url, following) if following else None
+        return items
+
+    def _calling(self, action, operation):
+        password = self.credentials[1] if self.credentials else None
+        try:
+            return operation()
+        except _Refused as exc:
+            raise DockerError(_hide('%s: %s' % (action, exc), password))
+        except requests_errors.SSLError as exc:
+            raise DockerError(_hide('%s: %s' % (action, _tls_words(exc, self.tls_hint)), password))
+        except requests_errors.ConnectionError as exc:
+            raise DockerError(_hide('%s: cannot connect: %s' % (action, _connection_words(exc)), password))
+        except requests_errors.RequestException as exc:
+            raise DockerError(_hide('%s: %s' % (action, exc), password))
+
+    def catalog(self):
+        """The names of every repository in the registry (``GET /v2/_catalog``, all pages)."""
+        return self._calling(
+            'failed to list the repositories of %s' % self.url,
+            lambda: self._pages('/v2/_catalog?n=%d' % CATALOG_PAGE_SIZE, 'registry:catalog:*', 'repositories'))
+
+    def tags(self, repository):
+        """The tags of ``repository`` (``GET /v2/NAME/tags/list``, all pages)."""
+        return self._calling(
+            'failed to list the tags of %s in %s' % (repository, self.url),
+            lambda: self._pages('/v2/%s/tags/list' % repository, 'repository:%s:pull' % repository, 'tags'))
+
+
+class _Refused(Exception):
+    """A registry answer that ends the request; its text is the registry's words."""
+
+
+def _innermost(exc):
+    """The exception at the bottom of a requests/urllib3 chain (causes, contexts, wrapped reasons)."""
+    seen = []
+    while isinstance(exc, BaseException) and exc not in seen:
+        seen.append(exc)
+        wrapped = [exc.__cause__, exc.__context__, getattr(exc, 'reason', None)] + list(exc.args[:1])
+        exc = next((item for item in wrapped if isinstance(item, BaseException)), None)
+    return seen[-1]
+
+
+def _tls_words(exc, hint=None):
+    text = str(_innermost(exc))
+    if 'CERTIFICATE_VERIFY_FAILED' in text or 'certificate verify failed' in text:
+        detail = re.search(r'certificate verify failed: ([^()\]]+)', text)
+        words = 'its TLS certificate is not trusted (%s)' % (detail.group(1).strip() if detail else 'certificate verify failed')
+        return '%s; %s' % (words, hint) if hint else words
+    return 'TLS failed: %s' % text
+
+
+def _connection_words(exc):
+    inner = _innermost(exc)
+    return getattr(inner, 'strerror', None) or str(inner)

@@ -1,0 +1,300 @@
+#!/usr/bin/python
+# Copyright (c) dockyard.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: image_archive
+short_description: Write images into a tar archive, like C(docker save -o FILE IMAGE...)
+version_added: 0.1.0
+description:
+  - Writes one image or many, with their tags, into a tar archive on the managed host, like
+    C(docker save -o FILE IMAGE...). M(dockyard.docker.image_load) or C(docker load) reads it back.
+  - Idempotent without exporting again. When O(path) exists, the module reads its C(manifest.json)
+    (and C(repositories)) and compares the image IDs and tags in it with the images the names resolve
+    to now. When they are the same, and the file is compressed as O(compression) asks, the result is
+    C(ok) and the file is not touched, not even its modification time.
+  - The archive is streamed from the daemon to disk, so memory use stays flat whatever the size of
+    the images. It is written to a temporary file in the directory of O(path), flushed to disk and
+    renamed into place. A write that fails (full filesystem, permission denied, the daemon gone
+    mid-stream) leaves the previous archive as it was and no partial file behind, and the failure
+    names its cause.
+author:
+  - dockyard.docker maintainers (@dockyard)
+extends_documentation_fragment:
+  - dockyard.docker._docker
+  - dockyard.docker._docker.attributes
+attributes:
+  check_mode:
+    description: Whether the module runs in check mode and predicts C(changed) without changing anything.
+    support: full
+    details: Reads the existing archive and the images, and predicts whether the file would be written.
+  diff_mode:
+    description: Whether the module returns a before and after diff in diff mode.
+    support: full
+    details: Shows the image IDs and tags in the file, and its compression, before and after.
+  idempotent:
+    description: Whether a second run with the same options reports C(ok) and changes nothing.
+    support: full
+    details: Unless O(force=true).
+options:
+  names:
+    description:
+      - The images to archive, each C([registry/]repository[:tag]), C(repository@digest) or an image ID.
+      - A name without a tag or digest gets O(tag). An image ID, or a name with a digest, adds the
+        image to the archive without a tag.
+      - Every name must exist on the host.
+    type: list
+    elements: str
+    required: true
+    aliases: [name]
+  tag:
+    description:
+      - The tag for names that carry no tag or digest. A tag in the name wins over this option.
+    type: str
+    default: latest
+  path:
+    description:
+      - The archive to write on the managed host. Its directory must exist.
+    type: path
+    required: true
+  force:
+    description:
+      - Write the archive even when the one at O(path) already holds the same images and tags.
+    type: bool
+    default: false
+  platform:
+    description:
+      - Archive only this platform of multi-platform images, C(os[/arch[/variant]]), for example
+        V(linux/amd64). Needs Docker API 1.48 or later (Docker Engine 28 with the containerd image store).
+    type: str
+  compression:
+    description:
+      - V(none) writes the tar as the daemon sends it; V(gzip) compresses it while writing.
+      - A file compressed otherwise than asked is written again.
+    type: str
+    choices: [none, gzip]
+    default: none
+notes:
+  - Writing through a temporary file needs free space for a second copy of the archive in the
+    directory of O(path) while the previous one is still there.
+  - The check that an existing archive is up to date reads the whole file once (to return
+    RV(sha256)), but never asks the daemon to export anything.
+seealso:
+  - module: dockyard.docker.image_load
+  - module: dockyard.docker.image_info
+  - module: community.docker.docker_image_export
+'''
+
+EXAMPLES = r'''
+- name: Archive two images into one file (docker save -o /srv/images/app.tar ...)
+  dockyard.docker.image_archive:
+    names:
+      - registry.example.com/team/api:2.1
+      - registry.example.com/team/web:2.1
+    path: /srv/images/app.tar
+
+- name: Archive an image compressed with gzip, and keep its checksum
+  dockyard.docker.image_archive:
+    name: busybox
+    tag: "1.36"
+    path: /srv/images/busybox.tar.gz
+    compression: gzip
+  register: archive
+
+- name: Copy the archive to the controller and check it arrived whole
+  ansible.builtin.fetch:
+    src: "{{ archive.path }}"
+    dest: artifacts/
+    checksum: "{{ archive.sha256 }}"
+
+- name: Always export, even when the archive looks current
+  dockyard.docker.image_archive:
+    names: [nginx:1.27]
+    path: /srv/images/nginx.tar
+    force: true
+'''
+
+RETURN = r'''
+images:
+  description:
+    - The images in the archive, one entry per image ID, with the tags the archive gives it.
+    - In check mode, what the archive would hold.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The image ID.
+      type: str
+      sample: sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1
+    tags:
+      description: The tags the archive gives the image; empty for an image archived by ID or digest.
+      type: list
+      elements: str
+      sample: ["busybox:1.36"]
+path:
+  description: The path of the archive.
+  returned: always
+  type: str
+  sample: /srv/images/app.tar
+size:
+  description:
+    - The size of the archive in bytes.
+    - In check mode, that of the file as it is now.
+  returned: when the archive exists after the run (in check mode, when it exists already)
+  type: int
+  sample: 4526080
+sha256:
+  description:
+    - The SHA-256 of the archive file, as C(sha256sum) prints it.
+    - In check mode, that of the file as it is now.
+  returned: when the archive exists after the run (in check mode, when it exists already)
+  type: str
+  sample: 9f1c6b2e0a3e6a0f5e1d3c5b7a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f10
+actions:
+  description: What was done, or in check mode what would be done.
+  returned: always
+  type: list
+  elements: str
+  sample: ["Archived busybox:1.36 into /srv/images/busybox.tar"]
+'''
+
+import os
+
+from ansible_collections.dockyard.docker.plugins.module_utils._archive import (
+    detect_compression,
+    file_digest,
+    read_archive,
+    write_atomically,
+)
+from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
+from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
+    is_image_id,
+    may_be_short_id,
+    parse_reference,
+    with_tag,
+)
+
+ABSENT = {'exists': False}
+
+
+def _file_state(archive):
+    return {'exists': True, 'compression': archive.compression, 'images': archive.state()}
+
+
+class ImageArchiver:
+    def __init__(self, client):
+        self.client = client
+        self.params = client.params
+        self.path = self.params['path']
+
+    def _resolve(self, name):
+        """``(name to save, image ID, tag or None)`` for one item of ``names``."""
+        if is_image_id(name):
+            inspect = self.client.inspect_image(name)
+            return name, inspect and inspect['Id'], None
+        reference = parse_reference(name, default_tag=None)
+        if reference.tag is None and reference.digest is None:
+            reference = with_tag(name, self.params['tag'])
+        inspect = self.client.inspect_image(str(reference))
+        if inspect is None and may_be_short_id(name):
+            inspect = self.client.inspect_image(name)
+            if inspect is not None:
+                return name, inspect['Id'], None
+        tag = None if reference.digest else str(reference)
+        return str(reference), inspect and inspect['Id'], tag
+
+    def wanted(self):
+        """``(names to save, [{id, tags}] sorted by ID)``: what the archive must hold."""
+        names = self.params['names']
+        if not names:
+            raise DockerError('names must hold at least one image')
+        save, images = [], {}
+        for index, name in enumerate(names):
+            where = 'names[%d]: ' % index if len(names) > 1 else ''
+            try:
+                saved, image_id, tag = self._resolve(name)
+            except DockerError as exc:
+                raise DockerError(where + str(exc))
+            if image_id is None:
+                raise DockerError('%sno image %s on the host to archive' % (where, saved))
+            save.append(saved)
+            images.setdefault(image_id, set()).update([tag] if tag else [])
+        state = sorted(({'id': image_id, 'tags': sorted(tags)} for image_id, tags in images.items()),
+                       key=lambda item: item['id'])
+        return save, state
+
+    def current(self):
+        """The state of the file at ``path`` now; an unreadable one counts as different from any wanted."""
+        if not os.path.exists(self.path):
+            return ABSENT
+        if os.path.isdir(self.path):
+            raise DockerError('path %s is a directory; give the archive file to write' % self.path)
+        try:
+            return _file_state(read_archive(self.path))
+        except DockerError as exc:
+            compression = detect_compression(self.path)
+            return {'exists': True, 'compression': compression, 'images': [], 'unreadable': str(exc)}
+
+    def _check_written(self, wanted):
+        def check(temp):
+            try:
+                written = read_archive(temp)
+            except DockerError as exc:
+                raise DockerError('failed to save %s: the archive the daemon sent %s'
+                                  % (', '.join(self.params['names']), str(exc).replace(temp + ' ', '', 1)))
+            have = dict((item['id'], set(item['tags'])) for item in written.state())
+            for item in wanted:
+                if item['id'] not in have or not set(item['tags']) <= have[item['id']]:
+                    raise DockerError('failed to save %s: the archive the daemon sent lacks image %s (tags %s)'
+                                      % (', '.join(self.params['names']), item['id'], ', '.join(item['tags']) or 'none'))
+        return check
+
+    def run(self):
+        save, images = self.wanted()
+        compression = self.params['compression']
+        before = self.current()
+        after = {'exists': True, 'compression': compression, 'images': images}
+        outcome = Outcome()
+        outcome.record(self.path, before, after)
+        if self.params['force']:
+            outcome.mark_rewritten()
+        result = dict(images=images, path=self.path)
+        if outcome.changed:
+            outcome.note('%s %s into %s' % ('Would archive' if self.client.check_mode else 'Archived',
+                                            ', '.join(save), self.path))
+            if not self.client.check_mode:
+                chunks = self.client.save_images(save, platform=self.params['platform'])
+                written = write_atomically(self.path, chunks, compression, check=self._check_written(images))
+                result['size'], result['sha256'] = written
+        if 'size' not in result and before.get('exists'):
+            result['size'], result['sha256'] = file_digest(self.path)
+        return outcome.result(self.client.diff_mode, **result)
+
+
+def main():
+    client = DockerImageClient(
+        argument_spec=dict(
+            names=dict(type='list', elements='str', required=True, aliases=['name']),
+            tag=dict(type='str', default='latest'),
+            path=dict(type='path', required=True),
+            force=dict(type='bool', default=False),
+            platform=dict(type='str'),
+            compression=dict(type='str', choices=['none', 'gzip'], default='none'),
+        ),
+        option_minimal_versions=dict(platform='1.48'),
+    )
+    try:
+        result = ImageArchiver(client).run()
+    except DockerError as exc:
+        client.fail(str(exc))
+    client.exit(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,359 @@
+#!/usr/bin/python
+# Copyright (c) dockyard.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: image_commit
+short_description: Create an image from a container's changes, like C(docker commit)
+version_added: 0.1.0
+description:
+  - Creates an image from a container's file system changes and configuration and tags it
+    O(repository):O(tag), like C(docker commit [-a AUTHOR] [-m MESSAGE] [-c CHANGE] CONTAINER REPOSITORY:TAG).
+  - The daemon records in the image the container it was committed from. When O(repository):O(tag) already
+    holds an image committed from this container, with the same O(author) and O(comment), and a configuration
+    equal to the container's with O(changes) applied (C(Cmd), C(Entrypoint), C(Env), C(Labels),
+    C(ExposedPorts), C(Volumes), C(User), C(WorkingDir), C(OnBuild)), nothing is committed and the result is
+    C(ok), unless O(force=true). Adding, changing or removing a O(changes) line, the author or the comment
+    commits again, and the tag moves to the new image.
+  - What is compared is the image's record, not the container's file system. A container that changed
+    since its last commit needs O(force=true) (or a new O(tag)) to be committed again.
+  - A missing container, an instruction a commit does not accept, and an invalid repository or tag fail
+    before anything is committed.
+author:
+  - dockyard.docker maintainers (@dockyard)
+extends_documentation_fragment:
+  - dockyard.docker._docker
+  - dockyard.docker._docker.attributes
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying the target.
+    support: full
+    details: Validates the options, finds the container and compares the existing image without committing.
+  diff_mode:
+    description: Returns details on what has changed (or would change in check mode).
+    support: full
+    details: Shows the ID, tags and digests of the image O(repository):O(tag) names, before and after.
+  idempotent:
+    description: A second run with the same options changes nothing and reports C(ok).
+    support: full
+    details:
+      - Needs the daemon to report the source container of an image. Daemons that keep images in the
+        containerd image store do not record it, so there every run commits.
+options:
+  container:
+    description:
+      - Name or ID of the container to commit. It may be running or stopped.
+    type: str
+    required: true
+  repository:
+    description:
+      - The repository to tag the new image in, C([registry/]name), without a tag or digest.
+    type: str
+    required: true
+  tag:
+    description:
+      - The tag to give the new image.
+    type: str
+    default: latest
+  author:
+    description:
+      - The image's author, as C(docker commit --author) records it (C(docker inspect -f '{{.Author}}')).
+    type: str
+  comment:
+    description:
+      - The commit message, as C(docker commit --message) records it in the image's C(Comment); C(docker history)
+        shows it as the comment of the new layer.
+      - Named after that field because Ansible keeps the option name C(message) for itself.
+    type: str
+  pause:
+    description:
+      - Pause the container while it is committed, as C(docker commit) does by default.
+    type: bool
+    default: true
+  changes:
+    description:
+      - Dockerfile instructions to apply to the image's configuration, like C(docker commit --change).
+      - A commit accepts V(CMD), V(ENTRYPOINT), V(ENV), V(EXPOSE), V(LABEL), V(ONBUILD), V(USER), V(VOLUME) and
+        V(WORKDIR). Other instructions and malformed lines are rejected with the index of the line.
+      - For idempotence the lines are applied to the container's configuration as written; a value that
+        refers to variables (C($PATH)) is expanded by the daemon, so such a line counts as different on
+        every run.
+    type: list
+    elements: str
+    default: []
+  force:
+    description:
+      - Commit even when O(repository):O(tag) already holds an image committed from this container with
+        the same settings. The tag then moves to the new image.
+    type: bool
+    default: false
+seealso:
+  - module: dockyard.docker.image_info
+  - module: dockyard.docker.image_push
+  - module: dockyard.docker.image_tag
+  - name: docker commit
+    description: The Docker CLI command this module mirrors.
+    link: https://docs.docker.com/reference/cli/docker/container/commit/
+'''
+
+EXAMPLES = r'''
+- name: Commit a container (docker commit -a ops -m "patched" app app-snapshot:2026-11-29)
+  dockyard.docker.image_commit:
+    container: app
+    repository: app-snapshot
+    tag: "2026-11-29"
+    author: ops <ops@example.com>
+    comment: patched
+  register: snapshot
+
+- name: Commit with a new default command and environment
+  dockyard.docker.image_commit:
+    container: builder
+    repository: registry.example.com/team/tool
+    tag: "1.4"
+    changes:
+      - ENV MODE=production
+      - CMD ["/usr/local/bin/tool", "--serve"]
+      - EXPOSE 8080
+      - LABEL org.opencontainers.image.version=1.4
+
+- name: Commit again although nothing in the task changed
+  dockyard.docker.image_commit:
+    container: builder
+    repository: registry.example.com/team/tool
+    tag: "1.4"
+    force: true
+'''
+
+RETURN = r'''
+image:
+  description:
+    - The inspect data of the committed image, as C(docker image inspect) shows it; the existing image when
+      nothing was committed.
+    - Empty in check mode when a commit would happen.
+  returned: always
+  type: dict
+  sample: {"Id": "sha256:4e8d5272c3bd3f9a422e81f2b2effd0a3231d1b8b1538581f93c4acc0ab434df",
+           "RepoTags": ["app-snapshot:2026-11-29"], "Author": "ops <ops@example.com>", "Comment": "patched"}
+actions:
+  description: What was done, or in check mode what would be done.
+  returned: always
+  type: list
+  elements: str
+  sample: ["Committed container app as app-snapshot:2026-11-29"]
+'''
+
+import json
+import posixpath
+import re
+import shlex
+
+from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
+from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_reference, with_tag
+
+INSTRUCTIONS = ('CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'ONBUILD', 'USER', 'VOLUME', 'WORKDIR')
+_PORT = re.compile(r'^([0-9]{1,5})(?:-([0-9]{1,5}))?(?:/([A-Za-z]+))?$')
+
+
+class Change:
+    """One ``changes`` line: its instruction, its argument, and what it sets in the image config."""
+
+    def __init__(self, index, line):
+        self.where = 'changes[%d]' % index
+        words = (line or '').strip().split(None, 1)
+        instruction, self.argument = (words + ['', ''])[:2] if words else ('', '')
+        self.instruction = instruction.upper()
+        if not instruction:
+            raise DockerError('%s: the line is empty' % self.where)
+        if self.instruction not in INSTRUCTIONS:
+            raise DockerError('%s: %s is not an instruction a commit accepts; use one of %s'
+                              % (self.where, instruction, ', '.join(INSTRUCTIONS)))
+        if not self.argument:
+            raise DockerError('%s: %s needs an argument' % (self.where, self.instruction))
+        getattr(self, '_check_' + self.instruction.lower(), lambda: None)()
+
+    def _words(self):
+        try:
+            return shlex.split(self.argument)
+        except ValueError as exc:
+            raise DockerError('%s: %s' % (self.where, exc))
+
+    def pairs(self):
+        """``[(key, value)]`` of ENV and LABEL, in either ``KEY=VALUE ...`` or ``KEY VALUE`` form."""
+        words = self._words()
+        if '=' not in words[0]:
+            key_value = self.argument.split(None, 1)
+            if len(key_value) < 2:
+                raise DockerError('%s: %s needs KEY=VALUE pairs or KEY VALUE' % (self.where, self.instruction))
+            return [tuple(key_value)]
+        for word in words:
+            if '=' not in word or word.startswith('='):
+                raise DockerError("%s: '%s' is not of the form KEY=VALUE" % (self.where, word))
+        return [tuple(word.split('=', 1)) for word in words]
+
+    def _check_env(self):
+        self.pairs()
+
+    _check_label = _check_env
+
+    def ports(self):
+        ports = []
+        for word in self.argument.split():
+            match = _PORT.match(word)
+            first, last = (int(match.group(1)), int(match.group(2) or match.group(1))) if match else (0, 0)
+            if not match or not 0 < first <= last <= 65535:
+                raise DockerError("%s: '%s' is not a port, a port range or either with /tcp, /udp or /sctp"
+                                  % (self.where, word))
+            protocol = (match.group(3) or 'tcp').lower()
+            if protocol not in ('tcp', 'udp', 'sctp'):
+                raise DockerError("%s: '%s' names protocol %s; use tcp, udp or sctp" % (self.where, word, protocol))
+            ports.extend('%d/%s' % (port, protocol) for port in range(first, last + 1))
+        return ports
+
+    _check_expose = ports
+
+    def _check_onbuild(self):
+        trigger = self.argument.split()[0].upper()
+        if trigger in ('ONBUILD', 'FROM', 'MAINTAINER'):
+            raise DockerError('%s: ONBUILD cannot trigger %s' % (self.where, trigger))
+
+    def command(self):
+        """CMD and ENTRYPOINT: the JSON (exec) form as it is, the shell form run by /bin/sh -c."""
+        try:
+            value = json.loads(self.argument)
+        except ValueError:
+            value = None
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return value
+        return ['/bin/sh', '-c', self.argument]
+
+    def volumes(self):
+        value = self.command()
+        return value if value[:2] != ['/bin/sh', '-c'] else self.argument.split()
+
+    def apply(self, config):
+        """Set in a normalized config (see ``settings``) what this line sets, as the daemon does."""
+        if self.instruction == 'CMD':
+            config['Cmd'], config['cmd_set'] = self.command(), True
+        elif self.instruction == 'ENTRYPOINT':
+            config['Entrypoint'] = self.command()
+            if not config['cmd_set']:
+                config['Cmd'] = []
+        elif self.instruction in ('ENV', 'LABEL'):
+            config['Env' if self.instruction == 'ENV' else 'Labels'].update(self.pairs())
+        elif self.instruction == 'EXPOSE':
+            config['ExposedPorts'].update(self.ports())
+        elif self.instruction == 'VOLUME':
+            config['Volumes'].update(self.volumes())
+        elif self.instruction == 'USER':
+            config['User'] = self.argument
+        elif self.instruction == 'WORKDIR':
+            config['WorkingDir'] = posixpath.normpath(posixpath.join('/', config['WorkingDir'] or '/', self.argument))
+        else:
+            config['OnBuild'].append(self.argument)
+
+
+def settings(config):
+    """The parts of an image or container config a commit and its changes decide, normalized."""
+    config = config or {}
+    return {
+        'Cmd': list(config.get('Cmd') or []),
+        'Entrypoint': list(config.get('Entrypoint') or []),
+        'Env': dict(item.split('=', 1) if '=' in item else (item, '') for item in config.get('Env') or []),
+        'Labels': dict(config.get('Labels') or {}),
+        'ExposedPorts': set(config.get('ExposedPorts') or {}),
+        'Volumes': set(config.get('Volumes') or {}),
+        'User': config.get('User') or '',
+        'WorkingDir': config.get('WorkingDir') or '',
+        'OnBuild': list(config.get('OnBuild') or []),
+    }
+
+
+def expected_settings(container_config, changes):
+    """What the image config will hold: the container's config with the changes applied in order."""
+    config = dict(settings(container_config), cmd_set=False)
+    for change in changes:
+        change.apply(config)
+    del config['cmd_set']
+    return config
+
+
+class ContainerCommitter:
+    def __init__(self, client):
+        self.client = client
+        self.params = client.params
+
+    def reference(self):
+        repository = self.params['repository']
+        parsed = parse_reference(repository, default_tag=None)
+        if parsed.tag or parsed.digest:
+            raise DockerError("repository '%s' holds a %s; give the tag in the tag option"
+                              % (repository, 'tag' if parsed.tag else 'digest'))
+        return with_tag(repository, self.params['tag'])
+
+    def _same_commit(self, existing, container):
+        """Whether ``existing`` is what this task would commit: same source container and settings."""
+        if not existing or self.client.image_source_container(existing['Id']) != container['Id']:
+            return False
+        if (existing.get('Author') or '') != (self.params['author'] or ''):
+            return False
+        if (existing.get('Comment') or '') != (self.params['comment'] or ''):
+            return False
+        return settings(existing.get('Config')) == expected_settings(container.get('Config'), self.changes)
+
+    def run(self):
+        reference = self.reference()
+        self.changes = [Change(index, line) for index, line in enumerate(self.params['changes'] or [])]
+        name = self.params['container']
+        container = self.client.inspect_container(name)
+        if not container:
+            raise DockerError('failed to commit container %s as %s: no such container' % (name, reference))
+        existing = self.client.inspect_image(str(reference))
+        outcome = Outcome()
+        if self._same_commit(existing, container) and not self.params['force']:
+            outcome.record(str(reference), image_state(existing), image_state(existing))
+            return outcome.result(self.client.diff_mode, image=existing)
+        if self.params['force'] and existing:
+            outcome.mark_rewritten()
+        if self.client.check_mode:
+            image = {}
+            after = {'exists': True, 'id': None, 'tags': [str(reference)], 'digests': []}
+            outcome.note('Would commit container %s as %s' % (name, reference))
+        else:
+            image_id = self.client.commit(container['Id'], reference.repository, reference.tag,
+                                          message=self.params['comment'], author=self.params['author'],
+                                          pause=self.params['pause'], changes=self.params['changes'])
+            image = self.client.inspect_image(image_id) or {}
+            after = image_state(image)
+            outcome.note('Committed container %s as %s' % (name, reference))
+        outcome.record(str(reference), image_state(existing), after)
+        return outcome.result(self.client.diff_mode, image=image)
+
+
+def main():
+    client = DockerImageClient(
+        argument_spec=dict(
+            container=dict(type='str', required=True),
+            repository=dict(type='str', required=True),
+            tag=dict(type='str', default='latest'),
+            author=dict(type='str'),
+            comment=dict(type='str'),
+            pause=dict(type='bool', default=True),
+            changes=dict(type='list', elements='str', default=[]),
+            force=dict(type='bool', default=False),
+        ),
+    )
+    try:
+        result = ContainerCommitter(client).run()
+    except DockerError as exc:
+        client.fail(str(exc))
+    client.exit(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,182 @@
+#!/usr/bin/python
+# Copyright (c) dockyard.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: image_load
+short_description: Load images from a tar archive, like C(docker load -i FILE)
+version_added: 0.1.0
+description:
+  - Loads the images of an archive written by M(dockyard.docker.image_archive) or C(docker save) into
+    the daemon, with the tags the archive gives them, like C(docker load -i FILE).
+  - The archive is on the managed host (O(path)), or on the controller (O(src)). The archive may be
+    plain or compressed with gzip, bzip2 or xz.
+  - Idempotent. The module reads the archive's C(manifest.json) and asks the daemon for each image ID
+    and tag in it. When all images are present with the archive's tags, nothing is loaded and the result
+    is C(ok); C(changed) means an image or a tag was added or moved.
+  - The archive is checked before anything reaches the daemon. Each image config and layer that
+    C(manifest.json) names must be in it, and each uncompressed layer must match the digest its image
+    config gives. A file that is missing, not an image archive, cut short or corrupt fails with a message
+    saying so, and no image from it is loaded under its tags.
+  - With O(src), the archive is read on the controller and the host is asked which of its images it
+    has; the file is sent to the host only when the host lacks one of them or one of their tags, so
+    loading the same archive on a whole fleet again transfers nothing.
+author:
+  - dockyard.docker maintainers (@dockyard)
+extends_documentation_fragment:
+  - dockyard.docker._docker
+  - dockyard.docker._docker.attributes
+attributes:
+  action:
+    description: Whether part of the work runs on the controller, in an action plugin.
+    support: full
+    details: The action plugin reads O(src) on the controller and sends it only when needed.
+  check_mode:
+    description: Whether the module runs in check mode and predicts C(changed) without changing anything.
+    support: full
+    details: Reads the archive and predicts what a load would add, without loading or sending anything.
+  diff_mode:
+    description: Whether the module returns a before and after diff in diff mode.
+    support: full
+    details: Shows the ID, tags and digests of each image of the archive before and after.
+  idempotent:
+    description: Whether a second run with the same options reports C(ok) and changes nothing.
+    support: full
+options:
+  path:
+    description:
+      - The archive on the managed host.
+      - Exactly one of O(path) and O(src) is required.
+    type: path
+  src:
+    description:
+      - The archive on the controller. A relative path is looked up like the C(src) of
+        M(ansible.builtin.copy), in the role's or play's C(files) directories.
+      - It is read on the controller first; a file that is not a whole image archive fails before
+        anything is sent. It is copied to a temporary file on the host only when the host lacks an
+        image or tag of it, and removed after loading.
+      - Exactly one of O(path) and O(src) is required.
+    type: path
+notes:
+  - The check of the archive reads the whole file once before it is loaded, so a load reads the file
+    twice.
+  - Layers stored compressed in an archive (written by tools other than C(docker save)) are checked
+    for presence only; the daemon checks their digests while loading.
+  - C(docker load) of a truncated archive can leave the images before the cut behind; checking the
+    archive first is what keeps that from happening here.
+seealso:
+  - module: dockyard.docker.image_archive
+  - module: dockyard.docker.image_info
+  - module: community.docker.docker_image_load
+'''
+
+EXAMPLES = r'''
+- name: Load an archive that is on the host (docker load -i /srv/images/app.tar)
+  dockyard.docker.image_load:
+    path: /srv/images/app.tar
+
+- name: Load an archive from the controller, sent only to hosts that lack its images
+  dockyard.docker.image_load:
+    src: artifacts/app.tar.gz
+  register: loaded
+
+- name: Show whether the archive had to be sent
+  ansible.builtin.debug:
+    msg: "{{ loaded.image_names | join(', ') }} (archive sent: {{ loaded.transferred }})"
+'''
+
+RETURN = r'''
+images:
+  description:
+    - The inspect data of each image of the archive, as C(docker image inspect) shows it.
+    - In check mode, an image not present yet appears as C(Id) and C(RepoTags) from the archive.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"Id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1", "RepoTags": ["busybox:1.36"]}]
+image_names:
+  description: The tags the archive holds, and the ID of each image it holds without a tag.
+  returned: success
+  type: list
+  elements: str
+  sample: ["busybox:1.36", "nginx:1.27"]
+transferred:
+  description:
+    - Whether the archive in O(src) was sent to the host. V(false) when the host had all its images
+      and tags, and in check mode.
+  returned: when O(src) is used
+  type: bool
+  sample: false
+actions:
+  description: What was done, or in check mode what would be done.
+  returned: always
+  type: list
+  elements: str
+  sample: ["Loaded busybox:1.36 from /srv/images/busybox.tar"]
+'''
+
+from ansible_collections.dockyard.docker.plugins.module_utils._archive import archive_names, plan_load, read_archive
+from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
+from ansible_collections.dockyard.docker.plugins.module_utils._diff import image_state
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+
+
+class ImageLoader:
+    def __init__(self, client):
+        self.client = client
+        self.params = client.params
+
+    def run(self):
+        path = self.params['path']
+        if self.params['src']:
+            raise DockerError('src is read on the controller by the dockyard.docker.image_load action plugin; '
+                              'run this module as dockyard.docker.image_load, or give path')
+        if not path:
+            raise DockerError('one of path or src is required')
+        contents = read_archive(path, verify=True).state()
+        present = dict((item['id'], self.client.inspect_image(item['id'])) for item in contents)
+        outcome, missing = plan_load(contents, present)
+        names = archive_names(contents)
+        if missing:
+            outcome.note('%s %s from %s' % ('Would load' if self.client.check_mode else 'Loaded', ', '.join(names), path))
+        if missing and not self.client.check_mode:
+            self._load(path, contents)
+            for item in contents:
+                present[item['id']] = inspect = self.client.inspect_image(item['id'])
+                outcome.record(item['id'], outcome.before[item['id']], image_state(inspect))
+        images = [present[item['id']] or {'Id': item['id'], 'RepoTags': item['tags']} for item in contents]
+        return outcome.result(self.client.diff_mode, images=images, image_names=names)
+
+    def _load(self, path, contents):
+        try:
+            with open(path, 'rb') as handle:
+                self.client.load_images(handle, path)
+        except OSError as exc:
+            raise DockerError('failed to load %s: %s' % (path, exc.strerror or exc))
+        for item in contents:
+            inspect = self.client.inspect_image(item['id'])
+            if not inspect or not set(item['tags']) <= set(inspect.get('RepoTags') or []):
+                raise DockerError('failed to load %s: the daemon did not load image %s with tags %s'
+                                  % (path, item['id'], ', '.join(item['tags']) or 'none'))
+
+
+def main():
+    client = DockerImageClient(
+        argument_spec=dict(
+            path=dict(type='path'),
+            src=dict(type='path'),
+        ),
+        mutually_exclusive=[('path', 'src')],
+    )
+    try:
+        result = ImageLoader(client).run()
+    except DockerError as exc:
+        client.fail(str(exc))
+    client.exit(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,325 @@
+#!/usr/bin/python
+# Copyright (c) dockyard.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: image_push
+short_description: Push images to a registry, like C(docker push)
+version_added: 0.1.0
+description:
+  - Pushes one local image or many through the Docker daemon, like C(docker push NAME[:TAG]).
+  - Before pushing, the daemon asks the registry which manifest digest the tag holds now
+    (C(GET /distribution/NAME/json)). When that digest is one the local image already carries for
+    the repository (in its C(RepoDigests)), the registry has the image, nothing is uploaded and the
+    task is C(ok). Otherwise the image is pushed and the task is C(changed).
+  - Because of that lookup, check mode predicts exactly whether a push would happen.
+  - Several names are pushed at once, O(parallel) at a time.
+  - With O(repository) the image is first tagged under that name, then pushed under it, in one task.
+  - Credentials come from O(registry_auth), or else from the docker CLI's configuration, as
+    C(docker push) finds them (see O(registry_auth)).
+author:
+  - dockyard.docker maintainers (@dockyard)
+extends_documentation_fragment:
+  - dockyard.docker._docker
+  - dockyard.docker._docker.attributes
+attributes:
+  check_mode:
+    description: Runs in check mode, changes nothing and tells whether a run would change something.
+    support: full
+    details: Asks the registry for the digest the tag holds, without pushing.
+  diff_mode:
+    description: Returns what would change (or did) as a before and after diff.
+    support: full
+    details: Shows the manifest digest the registry holds for each pushed name before and after.
+  idempotent:
+    description: A second run with the same options changes nothing and reports no change.
+    support: full
+options:
+  name:
+    description:
+      - The local images to push, each C([registry/]repository[:tag]).
+      - A name without a registry goes to Docker Hub; one without a tag gets O(tag).
+      - A digest (C(@sha256:...)) cannot be pushed and is an error.
+    type: list
+    elements: str
+    required: true
+  tag:
+    description:
+      - The tag to push for names that carry none. Defaults to V(latest).
+      - A name that carries a different tag together with this option is an error.
+    type: str
+  repository:
+    description:
+      - Push the image under this name instead, C([registry/]repository[:tag]). The image is tagged
+        under it first (like C(docker tag NAME REPOSITORY)), then that name is pushed.
+      - Without a tag here, the tag of O(name) is used.
+      - Only with a single O(name).
+    type: str
+  parallel:
+    description:
+      - How many images to push at the same time.
+    type: int
+    default: 4
+  retries:
+    description:
+      - How often to retry a registry lookup or push that failed for a transient reason (the
+        registry refused the connection, timed out, or answered with a server error). Refused
+        credentials and unknown names are not retried.
+    type: int
+    default: 0
+  retry_delay:
+    description:
+      - Seconds to wait before the first retry; each further retry waits twice as long.
+    type: float
+    default: 1.0
+  registry_auth:
+    description:
+      - Credentials for the registry, for this task only. Nothing is written to the docker CLI's
+        configuration.
+      - Without them, or for images of another registry than O(registry_auth.registry), the
+        credentials are those the docker CLI would use, read from C(config.json) in E(DOCKER_CONFIG)
+        or C(~/.docker/), from its C(credHelpers), its C(credsStore), then its C(auths).
+    type: dict
+    suboptions:
+      username:
+        description: The user name to log in with.
+        type: str
+        required: true
+      password:
+        description: The password or token. It never appears in results or logs.
+        type: str
+        required: true
+      registry:
+        description:
+          - The registry the credentials are for, C(host[:port]) (a V(https://) URL is accepted too).
+          - When not given, they are used for every image of the task.
+        type: str
+notes:
+  - The Docker daemon treats registries on C(127.0.0.0/8) as insecure and does not check their TLS
+    certificates; for other registries it trusts the CAs in C(/etc/docker/certs.d/HOST:PORT/) of the
+    daemon's host, not those of the Ansible controller.
+seealso:
+  - module: dockyard.docker.image_pull
+  - module: dockyard.docker.image_info
+  - module: dockyard.docker.registry_login
+'''
+
+EXAMPLES = r'''
+- name: Push an image (docker push registry.example.com/team/api:2.1)
+  dockyard.docker.image_push:
+    name: registry.example.com/team/api
+    tag: "2.1"
+
+- name: Push several images at once, retrying when the registry is briefly unavailable
+  dockyard.docker.image_push:
+    name:
+      - registry.example.com/team/api:2.1
+      - registry.example.com/team/web:2.1
+    parallel: 2
+    retries: 3
+
+- name: Push a locally built image under its release name (docker tag + docker push)
+  dockyard.docker.image_push:
+    name: api:build-731
+    repository: registry.example.com/team/api:2.1
+
+- name: Push with credentials given to this task only
+  dockyard.docker.image_push:
+    name: registry.example.com/team/api:2.1
+    registry_auth:
+      registry: registry.example.com
+      username: ci
+      password: "{{ registry_token }}"
+'''
+
+RETURN = r'''
+image:
+  description: The inspect data of the pushed image, as C(docker image inspect) shows it.
+  returned: when O(name) holds one name and the task did not fail
+  type: dict
+  sample: {"Id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1",
+           "RepoTags": ["registry.example.com/team/api:2.1"],
+           "RepoDigests": ["registry.example.com/team/api@sha256:7c3d2a9e3e1fbb6c2c3f25a8b6ef1f0cb5e2c8d1e6a0b4b1d1b3a1f9e8d7c6b5"]}
+digest:
+  description:
+    - The manifest digest the registry holds for the pushed name afterwards.
+    - In check mode, the digest a push would give when the image already carries one for that repository, else null.
+  returned: when O(name) holds one name and the task did not fail
+  type: str
+  sample: sha256:7c3d2a9e3e1fbb6c2c3f25a8b6ef1f0cb5e2c8d1e6a0b4b1d1b3a1f9e8d7c6b5
+images:
+  description: The inspect data of each image that was handled, in the order of O(name).
+  returned: always
+  type: list
+  elements: dict
+digests:
+  description: The digest of each pushed name (see RV(digest)), in the order of O(name).
+  returned: always
+  type: list
+  elements: str
+actions:
+  description: What was done, or in check mode what would be done.
+  returned: always
+  type: list
+  elements: str
+  sample: ["Pushed image registry.example.com/team/api:2.1"]
+'''
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.dockyard.docker.plugins.module_utils._client import REGISTRY_AUTH_ARG, DockerImageClient
+from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_reference, with_tag
+
+
+def _repo_digests(inspect, repository):
+    """The digests ``inspect``'s image carries for ``repository`` (from its RepoDigests)."""
+    prefix = repository + '@'
+    return sorted(entry[len(prefix):] for entry in (inspect or {}).get('RepoDigests') or [] if entry.startswith(prefix))
+
+
+class Push:
+    """One name to push: the local ``source`` and the ``target`` name it goes to the registry as."""
+
+    def __init__(self, source, target):
+        self.source = source
+        self.target = target
+        self.image = None
+        self.remote_before = None
+        self.remote_after = None
+        self.tagged = False
+        self.pushed = False
+
+
+class ImagePusher:
+    def __init__(self, client):
+        self.client = client
+        self.params = client.params
+
+    def plan(self):
+        names = self.params['name']
+        if not names:
+            raise DockerError('name must hold at least one image')
+        if self.params['parallel'] < 1:
+            raise DockerError('parallel must be at least 1, got %d' % self.params['parallel'])
+        if self.params['retries'] < 0 or self.params['retry_delay'] < 0:
+            raise DockerError('retries and retry_delay must not be negative')
+        if self.params['repository'] and len(names) > 1:
+            raise DockerError('repository can rename one image only, but name holds %d' % len(names))
+        pushes = []
+        for index, name in enumerate(names):
+            try:
+                source = with_tag(name, self.params['tag'])
+                if source.digest:
+                    raise DockerError("'%s' pins a digest; only a tag can be pushed" % name)
+            except DockerError as exc:
+                raise DockerError('name[%d]: %s' % (index, exc) if len(names) > 1 else str(exc))
+            pushes.append(Push(source, self._target(source)))
+        return pushes
+
+    def _target(self, source):
+        repository = self.params['repository']
+        if not repository:
+            return source
+        try:
+            target = parse_reference(repository, default_tag=None)
+        except DockerError as exc:
+            raise DockerError('repository: %s' % exc)
+        if target.digest:
+            raise DockerError("repository: '%s' pins a digest; only a tag can be pushed" % repository)
+        target.tag = target.tag or source.tag
+        return target
+
+    def _retrying(self, operation):
+        return self.client.retrying(operation, self.params['retries'], self.params['retry_delay'])
+
+    def push_one(self, push):
+        """Tag and push when the registry lacks the image; check mode stops before either."""
+        source, target = push.source, push.target
+        push.image = self.client.inspect_image(str(source))
+        if not push.image:
+            raise DockerError('image %s is not present locally, so it cannot be pushed to registry %s'
+                              % (source, target.registry))
+        if target != source:
+            current = self.client.inspect_image(str(target))
+            push.tagged = not current or current['Id'] != push.image['Id']
+        push.remote_before = self._retrying(lambda: self.client.remote_digest(target))
+        known = _repo_digests(push.image, target.repository)
+        push.pushed = push.remote_before is None or push.remote_before not in known
+        if not push.pushed:
+            push.remote_after = push.remote_before
+        elif self.client.check_mode:
+            push.remote_after = known[0] if len(known) == 1 else None
+        if self.client.check_mode:
+            return push
+        if push.tagged:
+            self.client.tag(push.image['Id'], target.repository, target.tag)
+        if push.pushed:
+            answer = self._retrying(lambda: self.client.push(target.repository, target.tag))
+            digests = [aux['Digest'] for aux in answer.aux if aux.get('Digest')]
+            push.remote_after = digests[-1] if digests else self.client.remote_digest(target)
+        if push.tagged or push.pushed:
+            push.image = self.client.inspect_image(push.image['Id'])
+        return push
+
+    def _try_push(self, push):
+        try:
+            return self.push_one(push), None
+        except DockerError as exc:
+            return push, str(exc)
+
+    def run(self):
+        pushes = self.plan()
+        with ThreadPoolExecutor(max_workers=self.params['parallel']) as pool:
+            answers = list(pool.map(self._try_push, pushes))
+        outcome = Outcome()
+        check = self.client.check_mode
+        images, digests = [], []
+        for push, error in answers:
+            if error:
+                continue
+            key = str(push.target)
+            outcome.record(key, {'digest': push.remote_before}, {'digest': push.remote_after})
+            if push.tagged:
+                outcome.note('%s image %s as %s' % ('Would tag' if check else 'Tagged', push.source, push.target))
+            if push.pushed:
+                outcome.note('%s image %s' % ('Would push' if check else 'Pushed', key))
+            if push.tagged or push.pushed:
+                outcome.mark_rewritten()
+            images.append(push.image)
+            digests.append(push.remote_after)
+        errors = [error for _push, error in answers if error]
+        result = outcome.result(self.client.diff_mode, images=images, digests=digests)
+        if len(pushes) == 1 and not errors:
+            result['image'] = images[0]
+            result['digest'] = digests[0]
+        return result, errors
+
+
+def main():
+    client = DockerImageClient(
+        argument_spec=dict(
+            name=dict(type='list', elements='str', required=True),
+            tag=dict(type='str'),
+            repository=dict(type='str'),
+            parallel=dict(type='int', default=4),
+            retries=dict(type='int', default=0),
+            retry_delay=dict(type='float', default=1.0),
+            registry_auth=REGISTRY_AUTH_ARG,
+        ),
+    )
+    try:
+        result, errors = ImagePusher(client).run()
+    except DockerError as exc:
+        client.fail(str(exc))
+    if errors:
+        client.fail('; '.join(errors), **result)
+    client.exit(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,229 @@
+#!/usr/bin/python
+# Copyright (c) dockyard.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: image_tag
+short_description: Give an image more names, like C(docker tag)
+version_added: 0.1.0
+description:
+  - Tags the image O(name) names as each of O(repository), like C(docker tag SOURCE TARGET) once per target.
+  - Reports C(changed) only when a target tag was created or moved to the image; a target that already
+    names the image is left as it is, so a second identical run is C(ok).
+  - A source image that does not exist is an error; nothing is tagged then.
+  - Every target is checked before anything is tagged, so a bad target fails the task without tagging the others.
+author:
+  - dockyard.docker maintainers (@dockyard)
+extends_documentation_fragment:
+  - dockyard.docker._docker
+  - dockyard.docker._docker.attributes
+attributes:
+  check_mode:
+    description: In check mode the module changes nothing and predicts whether a real run would change something.
+    support: full
+    details: Looks up the source and every target and reports what would be tagged, without tagging.
+  diff_mode:
+    description: With C(--diff) the module returns the state before and after the task.
+    support: full
+    details: Shows, per target, the image (ID, tags, digests) it named before and after.
+  idempotent:
+    description: A second run with the same options and an unchanged engine reports no change.
+    support: full
+options:
+  name:
+    description:
+      - The image to tag, the source of C(docker tag).
+      - A name C([registry/]repository[:tag]), a name pinned by digest (C(repository@sha256:...)), or an image ID,
+        full or abbreviated to at least 12 hex digits.
+      - A tag in O(name) takes precedence over O(tag).
+      - A name of 12 to 63 hex digits, with the default O(tag), means what it means to the docker CLI, the repository
+        of that name when it has a V(latest) tag, else an abbreviated image ID.
+    type: str
+    required: true
+  tag:
+    description:
+      - The tag of O(name) when O(name) carries no tag, digest or image ID.
+      - Also the tag of every target in O(repository) that carries none, when the source is an image ID or
+        pinned by digest.
+    type: str
+    default: latest
+  repository:
+    description:
+      - The new names, each C([registry/]repository[:tag]).
+      - A target without a tag gets the tag of the source, so O(name=app:1.2) and O(repository=[registry.example.com/app])
+        tag C(registry.example.com/app:1.2). When the source is an image ID or pinned by digest, such a target
+        gets O(tag).
+      - This differs from C(community.docker.docker_image_tag) in one case only, a source that carries its own
+        tag in O(name) next to a default O(tag). That module gives such a target the value of O(tag) (V(latest)
+        unless set), this module the tag of the source. Write the tag in each target to get the same result from both.
+      - A target must not be an image ID and must not carry a digest.
+    type: list
+    elements: str
+    required: true
+  existing_images:
+    description:
+      - What to do with a target that already names another image than the source.
+      - V(overwrite) moves the tag to the source image, like C(docker tag) does.
+      - V(keep) leaves the target where it is and reports C(ok) for it.
+    type: str
+    choices: [keep, overwrite]
+    default: overwrite
+seealso:
+  - module: dockyard.docker.image_push
+  - module: dockyard.docker.image_remove
+  - module: dockyard.docker.image_info
+'''
+
+EXAMPLES = r'''
+- name: Give an image two more names (docker tag app:1.2 ...)
+  dockyard.docker.image_tag:
+    name: app:1.2
+    repository:
+      - app:stable
+      - registry.example.com/team/app
+
+- name: Tag an image ID for a private registry
+  dockyard.docker.image_tag:
+    name: sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1
+    repository:
+      - registry.example.com/team/app:nightly
+
+- name: Name a fallback image, without moving the tag if it exists already
+  dockyard.docker.image_tag:
+    name: busybox
+    tag: "1.36"
+    repository:
+      - toolbox:current
+    existing_images: keep
+'''
+
+RETURN = r'''
+image:
+  description:
+    - The inspect data of the source image, as C(docker image inspect) shows it.
+    - After tagging, so C(RepoTags) holds the new names; in check mode as the image is now.
+  returned: success
+  type: dict
+  sample: {"Id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1", "RepoTags": ["app:1.2", "app:stable"]}
+tagged_images:
+  description:
+    - The targets that were tagged, or in check mode would be tagged, as C(repository:tag).
+    - Targets that already named the source, and targets kept by O(existing_images=keep), are not listed.
+  returned: success
+  type: list
+  elements: str
+  sample: ["app:stable", "registry.example.com/team/app:1.2"]
+actions:
+  description: What was done, or in check mode what would be done.
+  returned: always
+  type: list
+  elements: str
+  sample: ["Tagged image app:1.2 as app:stable"]
+'''
+
+from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
+from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
+    DEFAULT_TAG, is_image_id, may_be_short_id, parse_reference)
+
+
+def source_name(name, tag):
+    """(what the daemon is asked for, the tag targets without one get) for the source ``name``."""
+    if is_image_id(name) or (may_be_short_id(name) and tag == DEFAULT_TAG):
+        # Like the docker CLI: a bare hex name is a repository when such a tag exists, else an ID prefix.
+        return name, tag
+    reference = parse_reference(name, default_tag=None)
+    if reference.digest:
+        return str(reference), tag
+    if reference.tag is None:
+        reference = parse_reference('%s:%s' % (name, tag))
+    return str(reference), reference.tag
+
+
+def target_reference(index, text, default_tag):
+    """The target ``repository[index]`` as ``repository:tag``, or a DockerError pointing at it."""
+    try:
+        if is_image_id(text):
+            raise DockerError("'%s' is an image ID; a target must be a repository name" % text)
+        reference = parse_reference(text, default_tag=None)
+        if reference.digest:
+            raise DockerError("'%s' carries a digest; a target takes a tag, not a digest" % text)
+        if is_image_id(reference.repository):
+            raise DockerError("'%s' is not a valid target: a repository name must not be 64 hex digits" % text)
+        if reference.tag is None:
+            reference = parse_reference('%s:%s' % (text, default_tag))
+        return reference
+    except DockerError as exc:
+        raise DockerError('repository[%d]: %s' % (index, exc))
+
+
+class ImageTagger:
+    def __init__(self, client):
+        self.client = client
+        self.params = client.params
+
+    def source(self):
+        """(name as the daemon is asked for it, tag for targets without one, inspect data or None)."""
+        name, target_tag = source_name(self.params['name'], self.params['tag'])
+        return name, target_tag, self.client.inspect_image(name)
+
+    def targets(self, default_tag):
+        given = self.params['repository']
+        if not given:
+            raise DockerError('repository must hold at least one target')
+        references = []
+        for index, text in enumerate(given):
+            reference = target_reference(index, text, default_tag)
+            if reference not in references:
+                references.append(reference)
+        return references
+
+    def run(self):
+        name, default_tag, image = self.source()
+        targets = [str(target) for target in self.targets(default_tag)]
+        if image is None:
+            raise DockerError('failed to tag %s as %s: no such image: %s' % (name, ', '.join(targets), name))
+        keep = self.params['existing_images'] == 'keep'
+        befores = dict((target, self.client.inspect_image(target)) for target in targets)
+        tagged = [target for target in targets
+                  if not befores[target] or (befores[target]['Id'] != image['Id'] and not keep)]
+        outcome = Outcome()
+        for target in tagged:
+            if not self.client.check_mode:
+                repository, tag = target.rsplit(':', 1)
+                self.client.tag(name, repository, tag)
+            outcome.note('%s image %s as %s' % ('Would tag' if self.client.check_mode else 'Tagged', name, target))
+        if self.client.check_mode:
+            predicted = dict(image, RepoTags=sorted(set(image.get('RepoTags') or []) | set(tagged)))
+            afters = dict((target, predicted if target in tagged or befores[target]['Id'] == image['Id']
+                           else befores[target]) for target in targets)
+        else:
+            image = self.client.inspect_image(image['Id']) or image
+            afters = dict((target, self.client.inspect_image(target)) for target in targets)
+        for target in targets:
+            outcome.record(target, image_state(befores[target]), image_state(afters[target]))
+        return outcome.result(self.client.diff_mode, image=image, tagged_images=tagged)
+
+
+def main():
+    client = DockerImageClient(
+        argument_spec=dict(
+            name=dict(type='str', required=True),
+            tag=dict(type='str', default='latest'),
+            repository=dict(type='list', elements='str', required=True),
+            existing_images=dict(type='str', choices=['keep', 'overwrite'], default='overwrite'),
+        ),
+    )
+    try:
+        result = ImageTagger(client).run()
+    except DockerError as exc:
+        client.fail(str(exc))
+    client.exit(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,194 @@
+"""image_load against the real engine: docker load -i FILE, from the host (path) or the controller (src)."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+import tarfile
+
+from conftest import task
+
+
+def save(engine, path, *names):
+    engine.cli('save', '-o', str(path), *names)
+    return str(path)
+
+
+def remove(engine, *names):
+    engine.cli('image', 'rm', *names)
+    for name in names:
+        assert engine.image_id(name) is None
+
+
+def two_images(engine, unique, tmp_path):
+    """Two images archived together with ``docker save`` and then removed from the engine."""
+    first, second = 'load/%s-a:1.0' % unique, 'load/%s-b:2.0' % unique
+    ids = {first: engine.make_image(first), second: engine.make_image(second)}
+    path = save(engine, tmp_path / 'two.tar', first, second)
+    remove(engine, first, second)
+    return path, ids
+
+
+def test_load_check_apply_and_idempotence(ansible, engine, unique, tmp_path):
+    path, ids = two_images(engine, unique, tmp_path)
+    first, second = sorted(ids)
+
+    check = ansible.module('image_load', check=True, path=path)
+    assert check['changed'] is True
+    assert check['actions'] == ['Would load %s, %s from %s' % (first, second, path)]
+    assert sorted(image['Id'] for image in check['images']) == sorted(ids.values())
+    assert check['diff']['before'] == {ids[first]: {'exists': False}, ids[second]: {'exists': False}}
+    assert check['diff']['after'][ids[first]] == {'exists': True, 'id': ids[first], 'tags': [first], 'digests': []}
+    assert engine.image_id(first) is None, 'check mode must not load'
+
+    apply, check_again, apply_again = ansible.run(task('image_load', path=path), task('image_load', check=True, path=path),
+                                                  task('image_load', path=path)).results
+
+    assert apply['changed'] is True
+    assert apply['actions'] == ['Loaded %s, %s from %s' % (first, second, path)]
+    assert sorted(apply['image_names']) == [first, second]
+    assert {image['Id']: image['RepoTags'] for image in apply['images']} == {ids[first]: [first], ids[second]: [second]}
+    assert apply['diff']['after'] == check['diff']['after']
+    assert engine.image_id(first) == ids[first]
+    assert engine.image_id(second) == ids[second]
+
+    assert check_again['changed'] is False
+    assert apply_again['changed'] is False
+    assert apply_again['actions'] == []
+    assert apply_again['diff']['before'] == apply_again['diff']['after']
+    assert sorted(apply_again['image_names']) == [first, second]
+
+
+def test_an_archive_written_by_image_archive_loads_back_with_both_tags(ansible, engine, unique, tmp_path):
+    first, second = 'load/%s-a:1.0' % unique, 'load/%s-b:2.0' % unique
+    ids = {first: engine.make_image(first), second: engine.make_image(second)}
+    path = str(tmp_path / 'two.tar.gz')
+
+    archived = ansible.module('image_archive', names=[first, second], path=path, compression='gzip')
+    assert archived['changed'] is True
+    remove(engine, first, second)
+
+    loaded, again = ansible.run(task('image_load', path=path), task('image_load', path=path)).results
+    assert loaded['changed'] is True
+    assert again['changed'] is False
+    assert {name: engine.image_id(name) for name in ids} == ids
+
+
+def test_compressed_archives_load(ansible, engine, unique, tmp_path):
+    openers = {'gzip': gzip.open, 'bzip2': bz2.open, 'xz': lzma.open}
+    names = {compression: 'load/%s-%s:1.0' % (unique, compression) for compression in openers}
+    ids = {compression: engine.make_image(name) for compression, name in names.items()}
+    paths = {}
+    for compression, opener in openers.items():
+        plain = save(engine, tmp_path / 'plain.tar', names[compression])
+        paths[compression] = str(tmp_path / ('one.tar.' + compression))
+        with open(plain, 'rb') as source, opener(paths[compression], 'wb') as target:
+            target.write(source.read())
+    remove(engine, *names.values())
+
+    results = ansible.run(*(task('image_load', path=paths[compression]) for compression in openers)).results
+    assert [result['changed'] for result in results] == [True, True, True]
+    assert {compression: engine.image_id(name) for compression, name in names.items()} == ids
+
+
+def test_a_moved_tag_is_loaded_back(ansible, engine, unique, tmp_path):
+    name = 'load/%s:1.0' % unique
+    image_id = engine.make_image(name, marker='archived')
+    path = save(engine, tmp_path / 'one.tar', name)
+    other_id = engine.make_image(name, marker='other')  # the tag moves to another image
+
+    check, apply, again = ansible.run(task('image_load', check=True, path=path), task('image_load', path=path),
+                                      task('image_load', path=path)).results
+    assert check['changed'] is True
+    assert apply['changed'] is True
+    assert apply['diff']['before'][image_id]['tags'] == []
+    assert apply['diff']['after'][image_id]['tags'] == [name]
+    assert engine.image_id(name) == image_id != other_id
+    assert again['changed'] is False
+
+
+def _flip_a_layer_byte(path):
+    """Change one byte inside the data of the first layer, keeping the tar itself whole."""
+    with tarfile.open(path) as tar:
+        layer = next(member for member in tar if member.name.endswith('layer.tar') and member.size > 4096)
+        offset = layer.offset_data + layer.size // 2
+    with open(path, 'r+b') as handle:
+        handle.seek(offset)
+        byte = handle.read(1)
+        handle.seek(offset)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+
+
+def test_broken_archives_fail_cleanly_and_load_nothing(ansible, engine, unique, tmp_path):
+    path, ids = two_images(engine, unique, tmp_path)
+    whole = open(path, 'rb').read()
+    truncated = tmp_path / 'truncated.tar'
+    truncated.write_bytes(whole[:len(whole) * 3 // 4])
+    corrupt = tmp_path / 'corrupt.tar'
+    corrupt.write_bytes(whole)
+    _flip_a_layer_byte(str(corrupt))
+    not_tar = tmp_path / 'notes.tar'
+    not_tar.write_text('these are not the images you are looking for\n' * 40)
+    no_manifest = tmp_path / 'plain.tar'
+    with tarfile.open(str(no_manifest), 'w') as tar:
+        tar.add(str(not_tar), arcname='notes.txt')
+    missing = tmp_path / 'missing.tar'
+
+    broken = (missing, not_tar, no_manifest, truncated, corrupt)
+    results = ansible.run(*(task('image_load', path=str(item)) for item in broken)).results
+    assert [result['failed'] for result in results] == [True] * 5
+    assert [result['msg'] for result in results[:3]] == [
+        'failed to read image archive %s: No such file or directory' % missing,
+        '%s is not an image archive: it is not a tar file (invalid header)' % not_tar,
+        '%s is not an image archive: it has no manifest.json' % no_manifest,
+    ]
+    assert results[3]['msg'] == '%s is truncated or corrupt: unexpected end of data' % truncated
+    assert results[4]['msg'].startswith('%s is corrupt: layer ' % corrupt)
+    assert 'does not match its digest sha256:' in results[4]['msg']
+    for name, image_id in ids.items():
+        assert engine.image_id(name) is None, 'no image is left under the archive tags'
+        assert engine.image_id(image_id) is None
+
+
+def test_a_controller_archive_is_sent_only_to_a_host_that_lacks_its_images(ansible, engine, unique, tmp_path):
+    path, ids = two_images(engine, unique, tmp_path)
+    first, second = sorted(ids)
+
+    check, sent, not_sent = ansible.run(task('image_load', check=True, src=path), task('image_load', src=path),
+                                        task('image_load', src=path)).results
+    assert check['changed'] is True
+    assert check['transferred'] is False
+    assert check['actions'] == ['Would load %s, %s from %s' % (first, second, path)]
+    assert sent['changed'] is True
+    assert sent['transferred'] is True
+    assert sent['actions'] == ['Loaded %s, %s from %s' % (first, second, path)]
+    assert {image['Id'] for image in sent['images']} == set(ids.values())
+    assert {name: engine.image_id(name) for name in ids} == ids
+    assert not_sent['changed'] is False
+    assert not_sent['transferred'] is False
+    assert not_sent['actions'] == []
+
+    remove(engine, second)
+    resent = ansible.module('image_load', src=path)
+    assert resent['transferred'] is True, 'a host that lacks one of the images gets the archive'
+    assert engine.image_id(second) == ids[second]
+
+
+def test_wrong_options_and_broken_controller_archives_send_nothing(ansible, tmp_path):
+    broken = tmp_path / 'broken.tar'
+    broken.write_bytes(b'\0' * 100)
+
+    neither, both, missing, result = ansible.run(
+        task('image_load'), task('image_load', path='/x.tar', src='/y.tar'),
+        task('image_load', src=str(tmp_path / 'nope.tar')), task('image_load', src=str(broken))).results
+    assert neither['msg'] == 'one of path or src is required'
+    assert both['msg'] == 'parameters are mutually exclusive: path|src'
+    assert missing['failed'] is True
+    assert missing['transferred'] is False
+    assert missing['msg'].startswith('src %s: Could not find or access' % (tmp_path / 'nope.tar'))
+    assert result['failed'] is True
+    assert result['transferred'] is False
+    assert result['msg'] == '%s is not an image archive: it is not a tar file (truncated header)' % broken
+    assert not [name for name in os.listdir(str(tmp_path)) if name != 'broken.tar']
