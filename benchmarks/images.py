@@ -85,22 +85,25 @@ class Bench:
             samples.append(time.perf_counter() - start)
         return statistics.median(samples)
 
+    @staticmethod
+    def nothing():
+        """No preparation: the scenario starts from what the previous one left."""
+
     def scenarios(self):
         names = self.names
-        nothing = lambda: None  # noqa: E731
         yield 'pull %d images, none present' % len(names), self.drop_local, {
             'dockyard.docker': lambda: self.play([{'dockyard.docker.image_pull': {'name': names, 'parallel': 4}}]),
             'community.docker': lambda: self.play([{'community.docker.docker_image_pull': {'name': '{{ item }}'},
                                                     'loop': names}]),
             'docker CLI': lambda: [self.cli('pull', '-q', name) for name in names],
         }
-        yield 'pull %d images, all present (pull: always)' % len(names), nothing, {
+        yield 'pull %d images, all present (pull: always)' % len(names), self.nothing, {
             'dockyard.docker': lambda: self.play([{'dockyard.docker.image_pull': {'name': names}}]),
             'community.docker': lambda: self.play([{'community.docker.docker_image_pull': {'name': '{{ item }}'},
                                                     'loop': names}]),
             'docker CLI': lambda: [self.cli('pull', '-q', name) for name in names],
         }
-        yield 'inspect %d images' % len(names), nothing, {
+        yield 'inspect %d images' % len(names), self.nothing, {
             'dockyard.docker': lambda: self.play([{'dockyard.docker.image_info': {'name': names}}]),
             'community.docker': lambda: self.play([{'community.docker.docker_image_info': {'name': names}}]),
             'docker CLI': lambda: self.cli('image', 'inspect', *names),

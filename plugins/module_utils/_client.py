@@ -332,8 +332,7 @@ class DockerImageClient:
 
     def _guarded_chunks(self, action, chunks):
         with self._calling(action):
-            for chunk in chunks:
-                yield chunk
+            yield from chunks
 
     def load_images(self, fileobj, source):
         action = 'failed to load %s' % source

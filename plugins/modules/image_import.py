@@ -309,7 +309,7 @@ class ImageImporter:
             return 'container', name
         if self.src.split('://', 1)[0].lower() in ('http', 'https') and '://' in self.src:
             return 'url', self.src
-        return 'file', os.path.expanduser(self.src)
+        return 'file', self.src
 
     def _read(self, action, reader):
         try:

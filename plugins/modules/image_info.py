@@ -22,10 +22,13 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
+    description: Runs in check mode, changes nothing and tells whether a run would change something.
     support: full
   diff_mode:
+    description: Returns what would change (or did) as a before and after diff.
     support: N/A
   idempotent:
+    description: A second run with the same options changes nothing and reports no change.
     support: full
 options:
   name:

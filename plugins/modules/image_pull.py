@@ -23,12 +23,15 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
+    description: Runs in check mode, changes nothing and tells whether a run would change something.
     support: full
     details: Asks the registry for the remote digest without pulling.
   diff_mode:
+    description: Returns what would change (or did) as a before and after diff.
     support: full
     details: Shows the ID, tags and digests of each image before and after.
   idempotent:
+    description: A second run with the same options changes nothing and reports no change.
     support: full
 options:
   name:

@@ -69,14 +69,14 @@ class Engine:
     def cli(self, *args, check=True):
         """Run the docker CLI against the engine and return its stdout."""
         completed = subprocess.run(['docker', '-H', self.host, *args], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
+                                   stderr=subprocess.PIPE, text=True, check=False)
         if check and completed.returncode:
             raise AssertionError('docker %s failed: %s' % (' '.join(args), completed.stderr))
         return completed.stdout
 
     def make_image(self, reference, marker=None):
         """Import a fresh busybox image as ``reference`` and return its ID."""
-        repository, _, tag = reference.rpartition(':')
+        repository, _colon, tag = reference.rpartition(':')
         self.api.import_image_from_data(rootfs_tar(marker or reference), repository=repository, tag=tag,
                                         changes=['CMD ["/bin/sh"]'])
         return self.api.inspect_image(reference)['Id']
@@ -135,7 +135,8 @@ class Ansible:
                        '-e', 'ansible_python_interpreter=%s' % sys.executable, str(playbook)]
             if verbosity:
                 command.append('-' + 'v' * verbosity)
-            completed = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            completed = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                       check=False)
             if not record.exists():
                 raise AssertionError('ansible-playbook did not run:\n%s\n%s' % (completed.stdout, completed.stderr))
             return Run(json.loads(record.read_text()), completed.stdout, completed.stderr)

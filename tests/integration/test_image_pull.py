@@ -175,7 +175,8 @@ class SpareRegistry:
         self.process = subprocess.Popen(['docker-registry', 'serve', str(self.config)], stdout=self.log.open('a'),
                                         stderr=subprocess.STDOUT)
         for _attempt in range(100):
-            if subprocess.run(['curl', '-fsS', 'http://%s/v2/' % self.address], capture_output=True).returncode == 0:
+            if subprocess.run(['curl', '-fsS', 'http://%s/v2/' % self.address], capture_output=True,
+                              check=False).returncode == 0:
                 return
             time.sleep(0.1)
         raise AssertionError('spare registry did not start: %s' % self.log.read_text())
