@@ -404,6 +404,15 @@ class DockerImageClient:
 
     # --- retries --------------------------------------------------------------
 
+    def check_batch_options(self):
+        """The options of modules that handle many images at once: ``name``, ``parallel``, ``retries``."""
+        if not self.params['name']:
+            raise DockerError('name must hold at least one image')
+        if self.params['parallel'] < 1:
+            raise DockerError('parallel must be at least 1, got %d' % self.params['parallel'])
+        if self.params['retries'] < 0 or self.params['retry_delay'] < 0:
+            raise DockerError('retries and retry_delay must not be negative')
+
     def retrying(self, operation, retries, delay):
         """Run ``operation`` and retry it on transient registry failures, waiting longer each time."""
         for wait in backoff_delays(retries, delay):

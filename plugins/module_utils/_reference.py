@@ -182,6 +182,17 @@ def with_tag(text, tag):
     return reference
 
 
+def parse_each(option, values, parse):
+    """Apply ``parse`` to every item of a list option; a failure names the item (``name[2]: ...``) when there are several."""
+    parsed = []
+    for index, value in enumerate(values):
+        try:
+            parsed.append(parse(value))
+        except DockerError as exc:
+            raise DockerError('%s[%d]: %s' % (option, index, exc) if len(values) > 1 else str(exc))
+    return parsed
+
+
 def is_image_id(text):
     """True for a full image ID, with or without its ``sha256:`` prefix."""
     return bool(_IMAGE_ID.match(text))

@@ -163,7 +163,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.dockyard.docker.plugins.module_utils._client import REGISTRY_AUTH_ARG, DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
-from ansible_collections.dockyard.docker.plugins.module_utils._reference import with_tag
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_each, with_tag
 
 
 def _matches_platform(inspect, platform):
@@ -180,20 +180,8 @@ class ImagePuller:
         self.params = client.params
 
     def references(self):
-        names = self.params['name']
-        if not names:
-            raise DockerError('name must hold at least one image')
-        if self.params['parallel'] < 1:
-            raise DockerError('parallel must be at least 1, got %d' % self.params['parallel'])
-        if self.params['retries'] < 0 or self.params['retry_delay'] < 0:
-            raise DockerError('retries and retry_delay must not be negative')
-        references = []
-        for index, name in enumerate(names):
-            try:
-                references.append(with_tag(name, self.params['tag']))
-            except DockerError as exc:
-                raise DockerError('name[%d]: %s' % (index, exc) if len(names) > 1 else str(exc))
-        return references
+        self.client.check_batch_options()
+        return parse_each('name', self.params['name'], lambda name: with_tag(name, self.params['tag']))
 
     def _retrying(self, operation):
         return self.client.retrying(operation, self.params['retries'], self.params['retry_delay'])

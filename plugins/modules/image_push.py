@@ -173,7 +173,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.dockyard.docker.plugins.module_utils._client import REGISTRY_AUTH_ARG, DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
-from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_reference, with_tag
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_each, parse_reference, with_tag
 
 
 def _repo_digests(inspect, repository):
@@ -202,24 +202,17 @@ class ImagePusher:
 
     def plan(self):
         names = self.params['name']
-        if not names:
-            raise DockerError('name must hold at least one image')
-        if self.params['parallel'] < 1:
-            raise DockerError('parallel must be at least 1, got %d' % self.params['parallel'])
-        if self.params['retries'] < 0 or self.params['retry_delay'] < 0:
-            raise DockerError('retries and retry_delay must not be negative')
+        self.client.check_batch_options()
         if self.params['repository'] and len(names) > 1:
             raise DockerError('repository can rename one image only, but name holds %d' % len(names))
-        pushes = []
-        for index, name in enumerate(names):
-            try:
-                source = with_tag(name, self.params['tag'])
-                if source.digest:
-                    raise DockerError("'%s' pins a digest; only a tag can be pushed" % name)
-            except DockerError as exc:
-                raise DockerError('name[%d]: %s' % (index, exc) if len(names) > 1 else str(exc))
-            pushes.append(Push(source, self._target(source)))
-        return pushes
+        sources = parse_each('name', names, self._source)
+        return [Push(source, self._target(source)) for source in sources]
+
+    def _source(self, name):
+        source = with_tag(name, self.params['tag'])
+        if source.digest:
+            raise DockerError("'%s' pins a digest; only a tag can be pushed" % name)
+        return source
 
     def _target(self, source):
         repository = self.params['repository']
