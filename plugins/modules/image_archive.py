@@ -168,10 +168,11 @@ from ansible_collections.dockyard.docker.plugins.module_utils._archive import (
     detect_compression,
     file_digest,
     read_archive,
+    reports_manifest_ids,
     write_atomically,
 )
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
-from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome
+from ansible_collections.dockyard.docker.plugins.module_utils._diff import ABSENT, Outcome
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
     is_image_id,
@@ -179,12 +180,6 @@ from ansible_collections.dockyard.docker.plugins.module_utils._reference import 
     parse_reference,
     with_tag,
 )
-
-ABSENT = {'exists': False}
-
-
-def _file_state(archive):
-    return {'exists': True, 'compression': archive.compression, 'images': archive.state()}
 
 
 class ImageArchiver:
@@ -229,28 +224,31 @@ class ImageArchiver:
                        key=lambda item: item['id'])
         return save, state
 
-    def current(self):
-        """The state of the file at ``path`` now; an unreadable one counts as different from any wanted."""
+    def current(self, wanted):
+        """The state of the file at ``path`` now, its images named as the engine names them; unreadable is unlike any."""
         if not os.path.exists(self.path):
             return ABSENT
         if os.path.isdir(self.path):
             raise DockerError('path %s is a directory; give the archive file to write' % self.path)
         try:
-            return _file_state(read_archive(self.path))
+            archive = read_archive(self.path)
         except DockerError as exc:
-            compression = detect_compression(self.path)
-            return {'exists': True, 'compression': compression, 'images': [], 'unreadable': str(exc)}
+            return {'exists': True, 'compression': detect_compression(self.path), 'images': [], 'unreadable': str(exc)}
+        known = [item['id'] for item in wanted]
+        # Only an image the engine does not name now needs the store's ID form, from docker info.
+        manifest_ids = not archive.knows_all(known) and reports_manifest_ids(self.client.daemon_info())
+        return {'exists': True, 'compression': archive.compression, 'images': archive.state(known, manifest_ids)}
 
     def _check_written(self, wanted):
         def check(temp):
             try:
-                written = read_archive(temp)
+                written = read_archive(temp, verify=True)
             except DockerError as exc:
                 raise DockerError('failed to save %s: the archive the daemon sent %s'
                                   % (', '.join(self.params['names']), str(exc).replace(temp + ' ', '', 1)))
-            have = dict((item['id'], set(item['tags'])) for item in written.state())
             for item in wanted:
-                if item['id'] not in have or not set(item['tags']) <= have[item['id']]:
+                image = written.find(item['id'])
+                if image is None or not set(item['tags']) <= set(image.tags):
                     raise DockerError('failed to save %s: the archive the daemon sent lacks image %s (tags %s)'
                                       % (', '.join(self.params['names']), item['id'], ', '.join(item['tags']) or 'none'))
         return check
@@ -258,10 +256,8 @@ class ImageArchiver:
     def run(self):
         save, images = self.wanted()
         compression = self.params['compression']
-        before = self.current()
-        after = {'exists': True, 'compression': compression, 'images': images}
         outcome = Outcome()
-        outcome.record(self.path, before, after)
+        outcome.record(self.path, self.current(images), {'exists': True, 'compression': compression, 'images': images})
         if self.params['force']:
             outcome.mark_rewritten()
         result = dict(images=images, path=self.path)
@@ -270,9 +266,9 @@ class ImageArchiver:
                                             ', '.join(save), self.path))
             if not self.client.check_mode:
                 chunks = self.client.save_images(save, platform=self.params['platform'])
-                written = write_atomically(self.path, chunks, compression, check=self._check_written(images))
-                result['size'], result['sha256'] = written
-        if 'size' not in result and before.get('exists'):
+                result['size'], result['sha256'] = write_atomically(self.path, chunks, compression,
+                                                                    check=self._check_written(images))
+        if 'size' not in result and outcome.before[self.path].get('exists'):
             result['size'], result['sha256'] = file_digest(self.path)
         return outcome.result(self.client.diff_mode, **result)
 
