@@ -327,9 +327,11 @@ def test_failures(ansible, engine, unique, tmp_path):
     if tuple(int(part) for part in version.split('.')) < (1, 48):
         assert platform['msg'] == ('platform needs Docker API 1.48 or later, but the daemon at %s speaks %s'
                                    % (engine.host, version))
+        assert os.listdir(str(tmp_path)) == [], 'no file was written'
     else:
         assert platform['changed'] is True
-    assert os.listdir(str(tmp_path)) == [], 'no file was written'
+        assert archived(str(tmp_path / 'x.tar'), engine) == {engine.image_id(name): [name]}
+        assert os.listdir(str(tmp_path)) == ['x.tar'], 'only the archive of the one task that could write was written'
 
 
 def test_a_daemon_gone_mid_stream_leaves_the_previous_archive_intact(ansible, engine, unique, tmp_path):
