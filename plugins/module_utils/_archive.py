@@ -545,12 +545,11 @@ class _HashingWriter:
 
 
 def _new_file_mode(path):
+    """The mode of the file at ``path``, kept when it is replaced; 0600 for a new one, as ``docker save -o`` makes it."""
     try:
         return os.stat(path).st_mode & 0o7777
     except OSError:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o600
 
 
 def write_atomically(path, chunks, compression='none', check=None):

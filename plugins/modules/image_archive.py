@@ -12,13 +12,19 @@ version_added: 0.1.0
 description:
   - Writes one image or many, with their tags, into a tar archive on the managed host, like
     C(docker save -o FILE IMAGE...). M(dockyard.docker.image_load) or C(docker load) reads it back.
-  - Idempotent without exporting again. When O(path) exists, the module reads its C(manifest.json)
-    (and C(repositories)) and compares the image IDs and tags in it with the images the names resolve
-    to now. When they are the same, and the file is compressed as O(compression) asks, the result is
-    C(ok) and the file is not touched, not even its modification time.
+  - The archive has the layout the daemon writes, C(docker save)'s own. Docker 24 and older write the
+    classic one (C(manifest.json), C(<id>.json), C(<layer>/layer.tar)); Docker 25 and later the OCI one
+    (C(index.json), C(blobs/sha256/...), with a C(manifest.json) beside it).
+  - Idempotent without exporting again. When O(path) exists, the module reads it (either layout) and
+    compares the images and tags in it with the images the names resolve to now, by the ID the daemon
+    reports for them, its config digest on the classic image store, its manifest or index digest on the
+    containerd image store. When they are the same, and the file is compressed as O(compression) asks,
+    the result is C(ok) and the file is not touched, not even its modification time.
   - The archive is streamed from the daemon to disk, so memory use stays flat whatever the size of
-    the images. It is written to a temporary file in the directory of O(path), flushed to disk and
-    renamed into place. A write that fails (full filesystem, permission denied, the daemon gone
+    the images. It is written to a temporary file in the directory of O(path), flushed to disk, read
+    back and checked (every blob and layer against its digest, every image and tag asked for present),
+    and only then renamed into place. A new file is created with mode C(0600), as C(docker save -o)
+    creates it; a file replaced keeps its mode. A write that fails (full filesystem, permission denied, the daemon gone
     mid-stream) leaves the previous archive as it was and no partial file behind, and the failure
     names its cause.
 author:
@@ -127,7 +133,7 @@ images:
   elements: dict
   contains:
     id:
-      description: The image ID.
+      description: The image ID, as the daemon reports it (on the containerd image store, the manifest or index digest).
       type: str
       sample: sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1
     tags:

@@ -14,13 +14,17 @@ description:
     the daemon, with the tags the archive gives them, like C(docker load -i FILE).
   - The archive is on the managed host (O(path)), or on the controller (O(src)). The archive may be
     plain or compressed with gzip, bzip2 or xz.
-  - Idempotent. The module reads the archive's C(manifest.json) and asks the daemon for each image ID
-    and tag in it. When all images are present with the archive's tags, nothing is loaded and the result
-    is C(ok); C(changed) means an image or a tag was added or moved.
-  - The archive is checked before anything reaches the daemon. Each image config and layer that
-    C(manifest.json) names must be in it, and each uncompressed layer must match the digest its image
-    config gives. A file that is missing, not an image archive, cut short or corrupt fails with a message
-    saying so, and no image from it is loaded under its tags.
+  - Both layouts C(docker save) writes are read, the classic one (C(manifest.json), C(<id>.json),
+    C(<layer>/layer.tar); Docker 24 and older) and the OCI one (C(index.json), C(blobs/sha256/...);
+    Docker 25 and later).
+  - Idempotent. The module reads the archive and asks the daemon for each of its images by the IDs a
+    daemon may report it by (its manifest or index digest on the containerd image store, its config
+    digest on the classic one). When all images are present with the archive's tags, nothing is loaded
+    and the result is C(ok); C(changed) means an image or a tag was added or moved.
+  - The archive is checked before anything reaches the daemon. Each manifest, image config and layer
+    it names must be in it, each blob must match the digest in its name, and each uncompressed layer the
+    digest its image config gives. A file that is missing, not an image archive, cut short or corrupt
+    fails with a message saying so, and no image from it is loaded under its tags.
   - With O(src), the archive is read on the controller and the host is asked which of its images it
     has; the file is sent to the host only when the host lacks one of them or one of their tags, so
     loading the same archive on a whole fleet again transfers nothing.
@@ -67,6 +71,9 @@ notes:
     for presence only; the daemon checks their digests while loading.
   - C(docker load) of a truncated archive can leave the images before the cut behind; checking the
     archive first is what keeps that from happening here.
+  - A classic archive (Docker 24 and older) loaded into the containerd image store gets a manifest digest
+    made while loading, which the archive cannot tell beforehand; such an archive is loaded again on
+    every run.
 seealso:
   - module: dockyard.docker.image_archive
   - module: dockyard.docker.image_info

@@ -174,6 +174,7 @@ def test_archive_check_apply_and_idempotence(ansible, engine, unique, tmp_path):
     assert apply['sha256'] == sha256(path)
     assert archived(path, engine) == ids
     assert os.listdir(str(tmp_path)) == ['two.tar'], 'no temporary file is left'
+    assert os.stat(path).st_mode & 0o777 == 0o600, 'a new archive is its owner\'s only, as docker save -o makes it'
     assert check_again['changed'] is False
     assert apply_again['changed'] is False
     assert apply_again['actions'] == []

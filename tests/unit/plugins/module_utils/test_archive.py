@@ -558,6 +558,12 @@ def test_write_atomically_replaces_the_file(tmp_path, compression):
     assert os.listdir(str(tmp_path)) == ['out.tar']
 
 
+def test_a_new_file_is_readable_by_its_owner_only(tmp_path):
+    path = tmp_path / 'out.tar'
+    write_atomically(str(path), chunks(b'abc'))
+    assert os.stat(str(path)).st_mode & 0o777 == 0o600, 'as docker save -o creates it'
+
+
 def test_a_failing_stream_leaves_the_previous_file_and_no_temporary_file(tmp_path):
     path = tmp_path / 'out.tar'
     path.write_bytes(b'previous archive')
