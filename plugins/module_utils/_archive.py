@@ -333,7 +333,7 @@ class _Layout:
         diff_ids = ((config.get('rootfs') or {}).get('diff_ids') or []) if isinstance(config, dict) else []
         if self.walker.verify and len(diff_ids) != len(layers):
             raise self.error('is corrupt: image %s lists %d layers in manifest.json but %d in its config'
-                            % (image, len(layers), len(diff_ids)))
+                             % (image, len(layers), len(diff_ids)))
         for index, layer in enumerate(layers):
             member = self.walker.member(layer)
             if member is None:
@@ -342,7 +342,7 @@ class _Layout:
                 continue  # a compressed layer's diff ID is that of its content; its blob digest is checked apart
             if 'sha256:' + member.sha256 != diff_ids[index]:
                 raise self.error('is corrupt: layer %s of image %s does not match its digest %s'
-                                % (layer, image, diff_ids[index]))
+                                 % (layer, image, diff_ids[index]))
 
     # --- the OCI layout: index.json, blobs/sha256/<digest> -------------------------------------
 
