@@ -8,9 +8,10 @@ With ``path`` the module runs as it is. With ``src`` the archive is read and
 checked on the controller; dockyard.docker.image_info then asks the host's daemon
 for the archive's images by every ID an engine may report them by (manifest or
 index digest on the containerd store, config digest on the classic one), and
-``plan_load`` (the same decision the module makes) says whether the host lacks an image or tag. Only then, and not in check
-mode, is the file copied into the task's remote temporary directory and loaded
-from there by the module with ``path``.
+``plan_load`` (the same decision the module makes) says whether the host lacks
+an image or tag. Only then, and not in check mode, is the file copied into the
+task's remote temporary directory and loaded from there by the module with
+``path``.
 """
 
 from __future__ import annotations
