@@ -6,10 +6,12 @@
 
 With ``path`` the module runs as it is. With ``src`` the archive is read and
 checked on the controller; dockyard.docker.image_info then asks the host's daemon
-for the archive's image IDs, and ``plan_load`` (the same decision the module
-makes) says whether the host lacks an image or tag. Only then, and not in check
-mode, is the file copied into the task's remote temporary directory and loaded
-from there by the module with ``path``.
+for the archive's images by every ID an engine may report them by (manifest or
+index digest on the containerd store, config digest on the classic one), and
+``plan_load`` (the same decision the module makes) says whether the host lacks
+an image or tag. Only then, and not in check mode, is the file copied into the
+task's remote temporary directory and loaded from there by the module with
+``path``.
 """
 
 from __future__ import annotations
@@ -55,22 +57,21 @@ class ActionModule(ActionBase):
         except AnsibleError as exc:
             return self._failed('src %s: %s' % (src, to_native(exc)))
         try:
-            contents = read_archive(local, verify=True).state()
+            images = read_archive(local, verify=True).images
         except DockerError as exc:
             return self._failed(str(exc))
 
-        probe = self._execute_module(module_name=PROBE, module_args=dict(args, name=[item['id'] for item in contents]),
-                                     task_vars=task_vars)
+        # Every ID the host's engine may report each image by: image_info leaves out those it lacks.
+        probe = self._execute_module(module_name=PROBE, task_vars=task_vars,
+                                     module_args=dict(args, name=[image_id for image in images for image_id in image.ids]))
         if probe.get('failed'):
             return dict(failed=True, msg=probe.get('msg'), transferred=False)
-        present = dict((image['Id'], image) for image in probe.get('images', []))
-        outcome, missing = plan_load(contents, present)
+        outcome, missing, listed = plan_load(images, probe.get('images', []))
         if not missing or self._task.check_mode:
-            names = archive_names(contents)
+            names = archive_names(images)
             if missing:
                 outcome.note('Would load %s from %s' % (', '.join(names), src))
-            images = [present.get(item['id']) or {'Id': item['id'], 'RepoTags': item['tags']} for item in contents]
-            return outcome.result(self._task.diff, images=images, image_names=names, transferred=False)
+            return outcome.result(self._task.diff, images=listed, image_names=names, transferred=False)
 
         shell = self._connection._shell
         if shell.tmpdir is None:

@@ -12,13 +12,19 @@ version_added: 0.1.0
 description:
   - Writes one image or many, with their tags, into a tar archive on the managed host, like
     C(docker save -o FILE IMAGE...). M(dockyard.docker.image_load) or C(docker load) reads it back.
-  - Idempotent without exporting again. When O(path) exists, the module reads its C(manifest.json)
-    (and C(repositories)) and compares the image IDs and tags in it with the images the names resolve
-    to now. When they are the same, and the file is compressed as O(compression) asks, the result is
-    C(ok) and the file is not touched, not even its modification time.
+  - The archive has the layout the daemon writes, C(docker save)'s own. Docker 24 and older write the
+    classic one (C(manifest.json), C(<id>.json), C(<layer>/layer.tar)); Docker 25 and later the OCI one
+    (C(index.json), C(blobs/sha256/...), with a C(manifest.json) beside it).
+  - Idempotent without exporting again. When O(path) exists, the module reads it (either layout) and
+    compares the images and tags in it with the images the names resolve to now, by the ID the daemon
+    reports for them, its config digest on the classic image store, its manifest or index digest on the
+    containerd image store. When they are the same, and the file is compressed as O(compression) asks,
+    the result is C(ok) and the file is not touched, not even its modification time.
   - The archive is streamed from the daemon to disk, so memory use stays flat whatever the size of
-    the images. It is written to a temporary file in the directory of O(path), flushed to disk and
-    renamed into place. A write that fails (full filesystem, permission denied, the daemon gone
+    the images. It is written to a temporary file in the directory of O(path), flushed to disk, read
+    back and checked (every blob and layer against its digest, every image and tag asked for present),
+    and only then renamed into place. A new file is created with mode C(0600), as C(docker save -o)
+    creates it; a file replaced keeps its mode. A write that fails (full filesystem, permission denied, the daemon gone
     mid-stream) leaves the previous archive as it was and no partial file behind, and the failure
     names its cause.
 author:
@@ -127,7 +133,7 @@ images:
   elements: dict
   contains:
     id:
-      description: The image ID.
+      description: The image ID, as the daemon reports it (on the containerd image store, the manifest or index digest).
       type: str
       sample: sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1
     tags:
@@ -168,10 +174,11 @@ from ansible_collections.dockyard.docker.plugins.module_utils._archive import (
     detect_compression,
     file_digest,
     read_archive,
+    reports_manifest_ids,
     write_atomically,
 )
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
-from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome
+from ansible_collections.dockyard.docker.plugins.module_utils._diff import ABSENT, Outcome
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
     is_image_id,
@@ -179,12 +186,6 @@ from ansible_collections.dockyard.docker.plugins.module_utils._reference import 
     parse_reference,
     with_tag,
 )
-
-ABSENT = {'exists': False}
-
-
-def _file_state(archive):
-    return {'exists': True, 'compression': archive.compression, 'images': archive.state()}
 
 
 class ImageArchiver:
@@ -229,28 +230,31 @@ class ImageArchiver:
                        key=lambda item: item['id'])
         return save, state
 
-    def current(self):
-        """The state of the file at ``path`` now; an unreadable one counts as different from any wanted."""
+    def current(self, wanted):
+        """The state of the file at ``path`` now, its images named as the engine names them; unreadable is unlike any."""
         if not os.path.exists(self.path):
             return ABSENT
         if os.path.isdir(self.path):
             raise DockerError('path %s is a directory; give the archive file to write' % self.path)
         try:
-            return _file_state(read_archive(self.path))
+            archive = read_archive(self.path)
         except DockerError as exc:
-            compression = detect_compression(self.path)
-            return {'exists': True, 'compression': compression, 'images': [], 'unreadable': str(exc)}
+            return {'exists': True, 'compression': detect_compression(self.path), 'images': [], 'unreadable': str(exc)}
+        known = [item['id'] for item in wanted]
+        # Only an image the engine does not name now needs the store's ID form, from docker info.
+        manifest_ids = not archive.knows_all(known) and reports_manifest_ids(self.client.daemon_info())
+        return {'exists': True, 'compression': archive.compression, 'images': archive.state(known, manifest_ids)}
 
     def _check_written(self, wanted):
         def check(temp):
             try:
-                written = read_archive(temp)
+                written = read_archive(temp, verify=True)
             except DockerError as exc:
                 raise DockerError('failed to save %s: the archive the daemon sent %s'
                                   % (', '.join(self.params['names']), str(exc).replace(temp + ' ', '', 1)))
-            have = dict((item['id'], set(item['tags'])) for item in written.state())
             for item in wanted:
-                if item['id'] not in have or not set(item['tags']) <= have[item['id']]:
+                image = written.find(item['id'])
+                if image is None or not set(item['tags']) <= set(image.tags):
                     raise DockerError('failed to save %s: the archive the daemon sent lacks image %s (tags %s)'
                                       % (', '.join(self.params['names']), item['id'], ', '.join(item['tags']) or 'none'))
         return check
@@ -258,10 +262,8 @@ class ImageArchiver:
     def run(self):
         save, images = self.wanted()
         compression = self.params['compression']
-        before = self.current()
-        after = {'exists': True, 'compression': compression, 'images': images}
         outcome = Outcome()
-        outcome.record(self.path, before, after)
+        outcome.record(self.path, self.current(images), {'exists': True, 'compression': compression, 'images': images})
         if self.params['force']:
             outcome.mark_rewritten()
         result = dict(images=images, path=self.path)
@@ -270,9 +272,9 @@ class ImageArchiver:
                                             ', '.join(save), self.path))
             if not self.client.check_mode:
                 chunks = self.client.save_images(save, platform=self.params['platform'])
-                written = write_atomically(self.path, chunks, compression, check=self._check_written(images))
-                result['size'], result['sha256'] = written
-        if 'size' not in result and before.get('exists'):
+                result['size'], result['sha256'] = write_atomically(self.path, chunks, compression,
+                                                                    check=self._check_written(images))
+        if 'size' not in result and outcome.before[self.path].get('exists'):
             result['size'], result['sha256'] = file_digest(self.path)
         return outcome.result(self.client.diff_mode, **result)
 

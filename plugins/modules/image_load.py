@@ -14,13 +14,17 @@ description:
     the daemon, with the tags the archive gives them, like C(docker load -i FILE).
   - The archive is on the managed host (O(path)), or on the controller (O(src)). The archive may be
     plain or compressed with gzip, bzip2 or xz.
-  - Idempotent. The module reads the archive's C(manifest.json) and asks the daemon for each image ID
-    and tag in it. When all images are present with the archive's tags, nothing is loaded and the result
-    is C(ok); C(changed) means an image or a tag was added or moved.
-  - The archive is checked before anything reaches the daemon. Each image config and layer that
-    C(manifest.json) names must be in it, and each uncompressed layer must match the digest its image
-    config gives. A file that is missing, not an image archive, cut short or corrupt fails with a message
-    saying so, and no image from it is loaded under its tags.
+  - Both layouts C(docker save) writes are read, the classic one (C(manifest.json), C(<id>.json),
+    C(<layer>/layer.tar); Docker 24 and older) and the OCI one (C(index.json), C(blobs/sha256/...);
+    Docker 25 and later).
+  - Idempotent. The module reads the archive and asks the daemon for each of its images by the IDs a
+    daemon may report it by (its manifest or index digest on the containerd image store, its config
+    digest on the classic one). When all images are present with the archive's tags, nothing is loaded
+    and the result is C(ok); C(changed) means an image or a tag was added or moved.
+  - The archive is checked before anything reaches the daemon. Each manifest, image config and layer
+    it names must be in it, each blob must match the digest in its name, and each uncompressed layer the
+    digest its image config gives. A file that is missing, not an image archive, cut short or corrupt
+    fails with a message saying so, and no image from it is loaded under its tags.
   - With O(src), the archive is read on the controller and the host is asked which of its images it
     has; the file is sent to the host only when the host lacks one of them or one of their tags, so
     loading the same archive on a whole fleet again transfers nothing.
@@ -67,6 +71,9 @@ notes:
     for presence only; the daemon checks their digests while loading.
   - C(docker load) of a truncated archive can leave the images before the cut behind; checking the
     archive first is what keeps that from happening here.
+  - A classic archive (Docker 24 and older) loaded into the containerd image store gets a manifest digest
+    made while loading, which the archive cannot tell beforehand; such an archive is loaded again on
+    every run.
 seealso:
   - module: dockyard.docker.image_archive
   - module: dockyard.docker.image_info
@@ -118,9 +125,14 @@ actions:
   sample: ["Loaded busybox:1.36 from /srv/images/busybox.tar"]
 '''
 
-from ansible_collections.dockyard.docker.plugins.module_utils._archive import archive_names, plan_load, read_archive
+from ansible_collections.dockyard.docker.plugins.module_utils._archive import (
+    archive_names,
+    plan_load,
+    read_archive,
+    reports_manifest_ids,
+)
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
-from ansible_collections.dockyard.docker.plugins.module_utils._diff import image_state
+from ansible_collections.dockyard.docker.plugins.module_utils._diff import ABSENT, image_state
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 
 
@@ -129,6 +141,10 @@ class ImageLoader:
         self.client = client
         self.params = client.params
 
+    def inspect(self, names):
+        """Inspect data of the first of ``names`` the engine has, or None."""
+        return next(filter(None, (self.client.inspect_image(name) for name in names)), None)
+
     def run(self):
         path = self.params['path']
         if self.params['src']:
@@ -136,31 +152,31 @@ class ImageLoader:
                               'run this module as dockyard.docker.image_load, or give path')
         if not path:
             raise DockerError('one of path or src is required')
-        contents = read_archive(path, verify=True).state()
-        present = dict((item['id'], self.client.inspect_image(item['id'])) for item in contents)
-        outcome, missing = plan_load(contents, present)
-        names = archive_names(contents)
+        images = read_archive(path, verify=True).images
+        manifest_ids = reports_manifest_ids(self.client.daemon_info())
+        present = [self.inspect(image.ids) for image in images]
+        outcome, missing, listed = plan_load(images, present, manifest_ids)
+        names = archive_names(images)
         if missing:
             outcome.note('%s %s from %s' % ('Would load' if self.client.check_mode else 'Loaded', ', '.join(names), path))
         if missing and not self.client.check_mode:
-            self._load(path, contents)
-            for item in contents:
-                present[item['id']] = inspect = self.client.inspect_image(item['id'])
-                outcome.record(item['id'], outcome.before[item['id']], image_state(inspect))
-        images = [present[item['id']] or {'Id': item['id'], 'RepoTags': item['tags']} for item in contents]
-        return outcome.result(self.client.diff_mode, images=images, image_names=names)
+            self._load(path)
+            # By tag too: a classic archive loaded into the containerd store gets a manifest digest of its own.
+            present = [self.inspect(image.ids + image.tags[:1]) for image in images]
+            for image, inspect in zip(images, present):
+                if not inspect or not set(image.tags) <= set(inspect.get('RepoTags') or []):
+                    raise DockerError('failed to load %s: the daemon did not load image %s with tags %s'
+                                      % (path, image.ids[0], ', '.join(image.tags) or 'none'))
+                outcome.record(inspect['Id'], outcome.before.get(inspect['Id'], ABSENT), image_state(inspect))
+            listed = present
+        return outcome.result(self.client.diff_mode, images=listed, image_names=names)
 
-    def _load(self, path, contents):
+    def _load(self, path):
         try:
             with open(path, 'rb') as handle:
                 self.client.load_images(handle, path)
         except OSError as exc:
             raise DockerError('failed to load %s: %s' % (path, exc.strerror or exc))
-        for item in contents:
-            inspect = self.client.inspect_image(item['id'])
-            if not inspect or not set(item['tags']) <= set(inspect.get('RepoTags') or []):
-                raise DockerError('failed to load %s: the daemon did not load image %s with tags %s'
-                                  % (path, item['id'], ', '.join(item['tags']) or 'none'))
 
 
 def main():

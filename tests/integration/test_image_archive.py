@@ -17,19 +17,52 @@ import pytest
 from conftest import task
 
 
-def archive_manifest(path):
+def archive_member(path, name):
     opener = gzip.open if open(path, 'rb').read(2) == b'\x1f\x8b' else open
     with opener(path, 'rb') as handle, tarfile.open(fileobj=handle, mode='r|') as tar:
         for member in tar:
-            if member.name == 'manifest.json':
+            if member.name == name:
                 return json.load(tar.extractfile(member))
-    raise AssertionError('%s has no manifest.json' % path)
+    return None
 
 
-def archived(path):
-    """``{image ID: sorted tags}`` as manifest.json of the file says."""
+def familiar(name):
+    """``docker.io/library/busybox:1`` as RepoTags shows it: ``busybox:1``."""
+    if name.startswith('docker.io/'):
+        name = name[len('docker.io/'):]
+        if name.startswith('library/') and name.count('/') == 1:
+            name = name[len('library/'):]
+    return name
+
+
+def containerd_store(engine):
+    """Whether the engine keeps images in containerd (docker info shows its snapshotter driver type)."""
+    return ['driver-type', 'io.containerd.snapshotter.v1'] in (engine.api.info().get('DriverStatus') or [])
+
+
+def writes_oci_layout(engine):
+    """``docker save`` writes the OCI layout from Docker 25 (API 1.44) on, with either store."""
+    return tuple(int(part) for part in engine.api.api_version.split('.')) >= (1, 44)
+
+
+def archived(path, engine):
+    """``{image ID: sorted tags}`` of the file, the IDs as the engine names images.
+
+    The containerd store names an image by its manifest digest, as the OCI layout's
+    index.json does; the classic store by its config digest, as manifest.json does.
+    """
+    index = archive_member(path, 'index.json')
+    oci = writes_oci_layout(engine)
+    assert (index is not None) == oci, 'docker save of API %s writes the %s layout' % (
+        engine.api.api_version, 'OCI' if oci else 'classic')
+    if containerd_store(engine):
+        images = {}
+        for entry in index['manifests']:
+            name = (entry.get('annotations') or {}).get('io.containerd.image.name')
+            images.setdefault(entry['digest'], set()).update([familiar(name)] if name else [])
+        return {image_id: sorted(tags) for image_id, tags in images.items()}
     return {'sha256:' + entry['Config'].split('/')[-1].replace('.json', ''): sorted(entry['RepoTags'] or [])
-            for entry in archive_manifest(path)}
+            for entry in archive_member(path, 'manifest.json')}
 
 
 def sha256(path):
@@ -139,8 +172,9 @@ def test_archive_check_apply_and_idempotence(ansible, engine, unique, tmp_path):
     assert apply['path'] == path
     assert apply['size'] == os.path.getsize(path)
     assert apply['sha256'] == sha256(path)
-    assert archived(path) == ids
+    assert archived(path, engine) == ids
     assert os.listdir(str(tmp_path)) == ['two.tar'], 'no temporary file is left'
+    assert os.stat(path).st_mode & 0o777 == 0o600, 'a new archive is its owner\'s only, as docker save -o makes it'
     assert check_again['changed'] is False
     assert apply_again['changed'] is False
     assert apply_again['actions'] == []
@@ -201,7 +235,7 @@ def test_changing_one_image_rewrites_the_file(ansible, engine, unique, tmp_path)
     assert apply['changed'] is True
     assert apply['diff'] == check['diff']
     assert path.stat().st_mtime_ns != 1_000_000_000
-    assert archived(str(path)) == {new_id: [first], second_id: [second]}
+    assert archived(str(path), engine) == {new_id: [first], second_id: [second]}
     assert again['changed'] is False
 
 
@@ -214,7 +248,7 @@ def test_a_new_tag_of_the_same_image_rewrites_the_file(ansible, engine, unique, 
 
     result = ansible.module('image_archive', names=[name, 'archive/%s:stable' % unique], path=path)
     assert result['changed'] is True
-    assert archived(path) == {image_id: sorted([name, 'archive/%s:stable' % unique])}
+    assert archived(path, engine) == {image_id: sorted([name, 'archive/%s:stable' % unique])}
 
 
 def test_gzip_compression_and_an_image_id(ansible, engine, unique, tmp_path):
@@ -229,7 +263,7 @@ def test_gzip_compression_and_an_image_id(ansible, engine, unique, tmp_path):
         task('image_archive', names=[name], path=packed, compression='gzip'),
         task('image_archive', names=[name], path=plain, compression='gzip')).results
     assert by_id['images'] == [{'id': image_id, 'tags': []}]
-    assert archived(str(tmp_path / 'by-id.tar')) == {image_id: []}
+    assert archived(str(tmp_path / 'by-id.tar'), engine) == {image_id: []}
     assert as_gzip['changed'] is True
     assert open(packed, 'rb').read(2) == b'\x1f\x8b'
     assert as_gzip['sha256'] == sha256(packed)
@@ -257,7 +291,7 @@ def test_a_full_filesystem_leaves_the_previous_archive_intact(ansible, engine, u
     assert result['msg'] == 'failed to write image archive %s: No space left on device' % path
     assert path.read_bytes() == before
     assert os.listdir(str(small_fs)) == ['images.tar'], 'no temporary file is left'
-    assert archived(str(path)) == {engine.image_id(small): [small]}
+    assert archived(str(path), engine) == {engine.image_id(small): [small]}
 
 
 def test_a_read_only_directory_fails_before_anything_is_written(ansible, engine, unique, small_fs):
@@ -294,9 +328,11 @@ def test_failures(ansible, engine, unique, tmp_path):
     if tuple(int(part) for part in version.split('.')) < (1, 48):
         assert platform['msg'] == ('platform needs Docker API 1.48 or later, but the daemon at %s speaks %s'
                                    % (engine.host, version))
+        assert os.listdir(str(tmp_path)) == [], 'no file was written'
     else:
         assert platform['changed'] is True
-    assert os.listdir(str(tmp_path)) == [], 'no file was written'
+        assert archived(str(tmp_path / 'x.tar'), engine) == {engine.image_id(name): [name]}
+        assert os.listdir(str(tmp_path)) == ['x.tar'], 'only the archive of the one task that could write was written'
 
 
 def test_a_daemon_gone_mid_stream_leaves_the_previous_archive_intact(ansible, engine, unique, tmp_path):
