@@ -5,7 +5,7 @@
 # This module_utils is PRIVATE to the collection: its interface may change
 # without notice between releases.
 
-"""Image archives (``docker save`` tars) on disk: what is in them, and writing them safely.
+"""Image archives (``docker save`` tars) on disk: what is in them (``_files`` writes them).
 
 ``read_archive`` is the one reader for both layouts ``docker save`` writes: the
 classic one (``manifest.json``, ``<id>.json``, ``<layer>/layer.tar``; Docker 24
@@ -21,10 +21,6 @@ Engines name the same image differently: the classic store by its config digest,
 the containerd store by its manifest or index digest. Each ``ArchiveImage`` knows
 both, so "does the engine have this image" is answered by the ID the engine
 reports, on either store (``plan_load``, ``Archive.find``, ``Archive.state``).
-
-``write_atomically`` streams chunks into a temporary file beside the target,
-fsyncs it and renames it into place, so a failed write never leaves a partial
-file and never harms the previous one.
 
 This file must stay importable on the controller too (the image_load action
 plugin reads archives there), so it imports nothing from Ansible, only the
@@ -43,7 +39,6 @@ import os
 import posixpath
 import re
 import tarfile
-import tempfile
 import zlib
 
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
@@ -77,17 +72,6 @@ def compression_of(header):
 def detect_compression(path):
     with open(path, 'rb') as handle:
         return compression_of(handle.read(8))
-
-
-def file_digest(path):
-    """``(size, sha256 hex)`` of a file, read in chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, 'rb') as handle:
-        for chunk in iter(lambda: handle.read(CHUNK_SIZE), b''):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
 
 
 class ArchiveImage:
@@ -524,83 +508,3 @@ def plan_load(images, present, manifest_ids=None):
             digests.update('%s@%s' % (tag.rsplit(':', 1)[0], image_id) for tag in tags)
         outcome.record(image_id, state, dict(state, exists=True, id=image_id, tags=tags, digests=sorted(digests)))
     return outcome, missing, listed
-
-
-class _HashingWriter:
-    """A write-only file object that counts and hashes what passes through to ``target``."""
-
-    def __init__(self, target):
-        self.target = target
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data):
-        self.target.write(data)
-        self.digest.update(data)
-        self.size += len(data)
-        return len(data)
-
-    def flush(self):
-        self.target.flush()
-
-
-def _new_file_mode(path):
-    """The mode of the file at ``path``, kept when it is replaced; 0600 for a new one, as ``docker save -o`` makes it."""
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except OSError:
-        return 0o600
-
-
-def write_atomically(path, chunks, compression='none', check=None):
-    """Stream ``chunks`` into ``path`` through a temporary file in its directory; return ``(size, sha256)``.
-
-    The temporary file is flushed, fsynced and, after ``check(temp_path)`` (which
-    may raise DockerError) accepts it, renamed over ``path``. On any failure it
-    is removed, the previous ``path`` is untouched, and DockerError says why.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        handle, temp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.part', dir=directory)
-    except OSError as exc:
-        raise DockerError('failed to write image archive %s: cannot create a file in %s: %s'
-                          % (path, directory, exc.strerror or exc))
-    try:
-        with os.fdopen(handle, 'wb') as raw:
-            sink = _HashingWriter(raw)
-            if compression == 'gzip':
-                with gzip.GzipFile(filename='', mode='wb', fileobj=sink, mtime=0) as packed:
-                    for chunk in chunks:
-                        packed.write(chunk)
-            else:
-                for chunk in chunks:
-                    sink.write(chunk)
-            raw.flush()
-            os.fsync(raw.fileno())
-        if check is not None:
-            check(temp)
-        os.chmod(temp, _new_file_mode(path))
-        os.replace(temp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise DockerError('failed to write image archive %s: %s' % (path, exc.strerror or exc))
-        raise
-    _sync_directory(directory)
-    return sink.size, sink.digest.hexdigest()
-
-
-def _sync_directory(directory):
-    try:
-        handle = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)

@@ -172,14 +172,13 @@ import os
 
 from ansible_collections.dockyard.docker.plugins.module_utils._archive import (
     detect_compression,
-    file_digest,
     read_archive,
     reports_manifest_ids,
-    write_atomically,
 )
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import ABSENT, Outcome
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._files import file_digest, write_atomically
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
     is_image_id,
     may_be_short_id,
@@ -272,8 +271,9 @@ class ImageArchiver:
                                             ', '.join(save), self.path))
             if not self.client.check_mode:
                 chunks = self.client.save_images(save, platform=self.params['platform'])
-                result['size'], result['sha256'] = write_atomically(self.path, chunks, compression,
-                                                                    check=self._check_written(images))
+                result['size'], result['sha256'] = write_atomically(
+                    self.path, chunks, 'failed to write image archive %s' % self.path, compression,
+                    check=self._check_written(images))
         if 'size' not in result and outcome.before[self.path].get('exists'):
             result['size'], result['sha256'] = file_digest(self.path)
         return outcome.result(self.client.diff_mode, **result)

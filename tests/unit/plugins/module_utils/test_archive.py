@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import lzma
-import os
 import tarfile
 from pathlib import Path
 
@@ -23,11 +22,9 @@ import pytest
 from ansible_collections.dockyard.docker.plugins.module_utils._archive import (
     archive_names,
     detect_compression,
-    file_digest,
     plan_load,
     read_archive,
     reports_manifest_ids,
-    write_atomically,
 )
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 
@@ -536,61 +533,3 @@ def test_the_store_an_engine_runs():
 
 
 # --- writing --------------------------------------------------------------------------------
-
-
-def chunks(*parts, fail=None):
-    yield from parts
-    if fail:
-        raise fail
-
-
-@pytest.mark.parametrize('compression', ['none', 'gzip'])
-def test_write_atomically_replaces_the_file(tmp_path, compression):
-    path = tmp_path / 'out.tar'
-    path.write_bytes(b'old')
-    os.chmod(str(path), 0o640)
-
-    size, written = write_atomically(str(path), chunks(b'abc', b'def'), compression)
-    data = path.read_bytes()
-    assert (gzip.decompress(data) if compression == 'gzip' else data) == b'abcdef'
-    assert (size, written) == (len(data), sha(data)) == file_digest(str(path))
-    assert os.stat(str(path)).st_mode & 0o777 == 0o640, 'the previous file mode is kept'
-    assert os.listdir(str(tmp_path)) == ['out.tar']
-
-
-def test_a_new_file_is_readable_by_its_owner_only(tmp_path):
-    path = tmp_path / 'out.tar'
-    write_atomically(str(path), chunks(b'abc'))
-    assert os.stat(str(path)).st_mode & 0o777 == 0o600, 'as docker save -o creates it'
-
-
-def test_a_failing_stream_leaves_the_previous_file_and_no_temporary_file(tmp_path):
-    path = tmp_path / 'out.tar'
-    path.write_bytes(b'previous archive')
-
-    with pytest.raises(DockerError) as error:
-        write_atomically(str(path), chunks(b'abc', fail=DockerError('failed to save app:1: connection reset')))
-    assert str(error.value) == 'failed to save app:1: connection reset'
-    assert path.read_bytes() == b'previous archive'
-    assert os.listdir(str(tmp_path)) == ['out.tar']
-
-
-def test_a_rejected_result_leaves_the_previous_file(tmp_path):
-    path = tmp_path / 'out.tar'
-    path.write_bytes(b'previous archive')
-
-    def reject(temp):
-        assert os.path.exists(temp)
-        raise DockerError('not whole')
-
-    with pytest.raises(DockerError, match='not whole'):
-        write_atomically(str(path), chunks(b'abc'), check=reject)
-    assert path.read_bytes() == b'previous archive'
-    assert os.listdir(str(tmp_path)) == ['out.tar']
-
-
-def test_a_missing_directory(tmp_path):
-    with pytest.raises(DockerError) as error:
-        write_atomically(str(tmp_path / 'no' / 'out.tar'), chunks(b'abc'))
-    assert str(error.value) == ('failed to write image archive %s/no/out.tar: cannot create a file in %s/no: '
-                                'No such file or directory' % (tmp_path, tmp_path))
