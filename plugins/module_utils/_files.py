@@ -45,15 +45,25 @@ def stream_digest(chunks):
     return size, digest.hexdigest()
 
 
-def target_state(path, action):
-    """``{exists, size, sha256}`` of the file at ``path``, or ABSENT; DockerError('ACTION: ...') when it cannot be written."""
+def check_writable(path, action):
+    """Raise DockerError('ACTION: ...') with the reason a real write would give when no file can be written at ``path``."""
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise DockerError('%s: it is a directory; give the file to write' % action)
     if not os.path.isdir(directory):
-        raise DockerError('%s: cannot create a file in %s: No such file or directory' % (action, directory))
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise DockerError('%s: cannot create a file in %s: Permission denied' % (action, directory))
+        reason = 'No such file or directory'
+    elif os.access(directory, os.W_OK | os.X_OK):
+        return
+    elif os.statvfs(directory).f_flag & os.ST_RDONLY:
+        reason = 'Read-only file system'
+    else:
+        reason = 'Permission denied'
+    raise DockerError('%s: cannot create a file in %s: %s' % (action, directory, reason))
+
+
+def target_state(path, action):
+    """``{exists, size, sha256}`` of the file at ``path``, or ABSENT, after ``check_writable``."""
+    check_writable(path, action)
     if not os.path.exists(path):
         return dict(ABSENT)
     size, sha256 = file_digest(path)

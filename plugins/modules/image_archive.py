@@ -178,7 +178,7 @@ from ansible_collections.dockyard.docker.plugins.module_utils._archive import (
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import ABSENT, Outcome
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
-from ansible_collections.dockyard.docker.plugins.module_utils._files import file_digest, write_atomically
+from ansible_collections.dockyard.docker.plugins.module_utils._files import check_writable, file_digest, write_atomically
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
     is_image_id,
     may_be_short_id,
@@ -192,6 +192,7 @@ class ImageArchiver:
         self.client = client
         self.params = client.params
         self.path = self.params['path']
+        self.action = 'failed to write image archive %s' % self.path
 
     def _resolve(self, name):
         """``(name to save, image ID, tag or None)`` for one item of ``names``."""
@@ -231,10 +232,9 @@ class ImageArchiver:
 
     def current(self, wanted):
         """The state of the file at ``path`` now, its images named as the engine names them; unreadable is unlike any."""
+        check_writable(self.path, self.action)
         if not os.path.exists(self.path):
             return ABSENT
-        if os.path.isdir(self.path):
-            raise DockerError('path %s is a directory; give the archive file to write' % self.path)
         try:
             archive = read_archive(self.path)
         except DockerError as exc:
@@ -272,7 +272,7 @@ class ImageArchiver:
             if not self.client.check_mode:
                 chunks = self.client.save_images(save, platform=self.params['platform'])
                 result['size'], result['sha256'] = write_atomically(
-                    self.path, chunks, 'failed to write image archive %s' % self.path, compression,
+                    self.path, chunks, self.action, compression,
                     check=self._check_written(images))
         if 'size' not in result and outcome.before[self.path].get('exists'):
             result['size'], result['sha256'] = file_digest(self.path)

@@ -299,10 +299,12 @@ def test_a_read_only_directory_fails_before_anything_is_written(ansible, engine,
     tiny_image(engine, name, 'ro')
     subprocess.run(['mount', '-o', 'remount,ro', str(small_fs)], check=True)
 
-    result = ansible.module('image_archive', names=[name], path=str(small_fs / 'images.tar'))
-    assert result['failed'] is True
-    assert result['msg'] == ('failed to write image archive %s/images.tar: cannot create a file in %s: '
-                             'Read-only file system' % (small_fs, small_fs))
+    check, apply = ansible.run(task('image_archive', check=True, names=[name], path=str(small_fs / 'images.tar')),
+                               task('image_archive', names=[name], path=str(small_fs / 'images.tar'))).results
+    for result in (check, apply):
+        assert result['failed'] is True, 'check mode fails where the real run does'
+        assert result['msg'] == ('failed to write image archive %s/images.tar: cannot create a file in %s: '
+                                 'Read-only file system' % (small_fs, small_fs))
     assert os.listdir(str(small_fs)) == []
 
 
@@ -311,9 +313,10 @@ def test_failures(ansible, engine, unique, tmp_path):
     engine.make_image(name)
     missing = 'archive/%s-missing:1.0' % unique
 
-    absent, bad_name, no_dir, directory, platform = ansible.run(
+    absent, bad_name, no_dir_check, no_dir, directory, platform = ansible.run(
         task('image_archive', names=[name, missing], path=str(tmp_path / 'x.tar')),
         task('image_archive', names=['archive/%s:-bad' % unique], path=str(tmp_path / 'x.tar')),
+        task('image_archive', check=True, names=[name], path=str(tmp_path / 'nowhere' / 'x.tar')),
         task('image_archive', names=[name], path=str(tmp_path / 'nowhere' / 'x.tar')),
         task('image_archive', names=[name], path=str(tmp_path)),
         task('image_archive', names=[name], path=str(tmp_path / 'x.tar'), platform='linux/amd64')).results
@@ -321,9 +324,10 @@ def test_failures(ansible, engine, unique, tmp_path):
     assert absent['msg'] == 'names[1]: no image %s on the host to archive' % missing
     assert bad_name['msg'] == ("invalid image reference 'archive/%s:-bad': tag '-bad' may hold only up to 128 letters, "
                                "digits, '_', '.' and '-', and must not start with '.' or '-'" % unique)
-    assert no_dir['msg'] == ('failed to write image archive %s/nowhere/x.tar: cannot create a file in %s/nowhere: '
-                             'No such file or directory' % (tmp_path, tmp_path))
-    assert directory['msg'] == 'path %s is a directory; give the archive file to write' % tmp_path
+    for result in (no_dir_check, no_dir):
+        assert result['msg'] == ('failed to write image archive %s/nowhere/x.tar: cannot create a file in %s/nowhere: '
+                                 'No such file or directory' % (tmp_path, tmp_path))
+    assert directory['msg'] == 'failed to write image archive %s: it is a directory; give the file to write' % tmp_path
     version = engine.api.api_version
     if tuple(int(part) for part in version.split('.')) < (1, 48):
         assert platform['msg'] == ('platform needs Docker API 1.48 or later, but the daemon at %s speaks %s'
