@@ -173,12 +173,7 @@ from ansible_collections.dockyard.docker.plugins.module_utils._archive import (
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
-from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
-    is_image_id,
-    may_be_short_id,
-    parse_reference,
-    with_tag,
-)
+from ansible_collections.dockyard.docker.plugins.module_utils._store import ImageStore, shown_name
 
 ABSENT = {'exists': False}
 
@@ -194,20 +189,13 @@ class ImageArchiver:
         self.path = self.params['path']
 
     def _resolve(self, name):
-        """``(name to save, image ID, tag or None)`` for one item of ``names``."""
-        if is_image_id(name):
-            inspect = self.client.inspect_image(name)
-            return name, inspect and inspect['Id'], None
-        reference = parse_reference(name, default_tag=None)
-        if reference.tag is None and reference.digest is None:
-            reference = with_tag(name, self.params['tag'])
-        inspect = self.client.inspect_image(str(reference))
-        if inspect is None and may_be_short_id(name):
-            inspect = self.client.inspect_image(name)
-            if inspect is not None:
-                return name, inspect['Id'], None
-        tag = None if reference.digest else str(reference)
-        return str(reference), inspect and inspect['Id'], tag
+        """``(name to save, image ID, tag or None)`` for one item of ``names``, resolved as the daemon does."""
+        match = ImageStore.read(self.client).resolve(name, self.params['tag'])
+        if match is None:
+            return shown_name(name, self.params['tag'], None), None, None
+        if match.by_id:
+            return match.image_id, match.image_id, None
+        return match.reference, match.image_id, None if '@' in match.reference else match.reference
 
     def wanted(self):
         """``(names to save, [{id, tags}] sorted by ID)``: what the archive must hold."""
