@@ -143,14 +143,28 @@ def _has_labels(labels, wanted):
     return True
 
 
-def selected(image, filters, until_ns):
+def _lacks_labels(labels, unwanted):
+    """The containerd store's test of ``label!=...`` filters, each on its own: ``key`` is absent, or
+    ``key=value`` has the key with another value (an image without the key does not pass)."""
+    for item in unwanted:
+        key, has_value, value = item.partition('=')
+        if (key in labels) if not has_value else (key not in labels or labels[key] == value):
+            return False
+    return True
+
+
+def selected(image, filters, until_ns, containerd=False):
     if until_ns is not None and image['created'] > until_ns:
         return False
     if image['labels'] is None:
         return True
     if 'label' in filters and not _has_labels(image['labels'], filters['label']):
         return False
-    return not ('label!' in filters and _has_labels(image['labels'], filters['label!']))
+    if 'label!' not in filters:
+        return True
+    if containerd:
+        return _lacks_labels(image['labels'], filters['label!'])
+    return not _has_labels(image['labels'], filters['label!'])
 
 
 # --- the classic store -----------------------------------------------------------------------------------
@@ -304,7 +318,11 @@ class ContainerdPrunePlan:
         for image_id in sorted(self.images):
             image = self.images[image_id]
             tags = [reference.text for reference in image['references'] if reference.tagged]
-            if image_id in self.used or (dangling_only and tags) or not selected(image, filters, until_ns):
+            if (dangling_only and tags) or not selected(image, filters, until_ns, containerd=True):
+                continue
+            if image_id in self.used:
+                # A used image loses all its tags but the last in the daemon's order, and stays.
+                self.untagged.extend(tags[:-1])
                 continue
             # An untagged image is held by a name made of its ID, which the daemon reports as untagged.
             self.untagged.extend(tags or [image_id])

@@ -15,7 +15,8 @@ image inspect only for what the list lacks (layers). It knows both stores Docker
   parents left without tags and reports the layers (chain IDs) it frees.
 - the containerd store (driver type ``io.containerd.snapshotter.v1``): an image ID is the digest of its
   manifest or index; untagged images are listed without names; a digest is no name of its own; rmi
-  deletes only the image it is asked for, children do not hold it, and it reports no layers.
+  deletes only the image it is asked for, and reports no layers; children do not stop it, but keep the image,
+  untagged, until they go.
 """
 
 from __future__ import annotations
@@ -409,6 +410,10 @@ class RemovalRules:
                 raise conflict
             for tag in tags:
                 self.untag(image_id, tag, records)
-        del self.refs[image_id]
         records.append(('Deleted', image_id))
+        if self.children(image_id):
+            # Reported deleted, the image stays, untagged, while its children need it.
+            self.refs[image_id] = set()
+        else:
+            del self.refs[image_id]
         return records

@@ -50,7 +50,8 @@ options:
   all:
     description:
       - Also remove tagged images that no container (running or stopped) uses, not only dangling ones
-        (C(docker image prune -a)).
+        (C(docker image prune -a)). The containerd image store also untags an image a container uses, keeping
+        only its last tag in name order.
     type: bool
     default: false
   filters:
@@ -62,7 +63,9 @@ options:
         C(2026-11-29T06:30:00+01:00); without a zone the daemon's local time zone applies), or a Go
         duration counted back from the daemon's clock (C(24h), C(1h30m), C(10m)). One value only.
       - C(label) keeps only images that carry every listed label, each C(key) or C(key=value).
-      - C(label!) spares images that carry every label listed under it, each C(key) or C(key=value).
+      - C(label!) spares images that carry every label listed under it, each C(key) or C(key=value). The containerd
+        image store reads each on its own instead, and prunes only images without the C(key), or with the C(key)
+        and another value; an image without the key is spared by C(key=value) there.
       - The filters apply to the images the prune picks; an untagged parent left without children is
         removed with its child whatever its labels, as the daemon does.
     type: dict
