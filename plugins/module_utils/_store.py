@@ -15,8 +15,8 @@ image inspect only for what the list lacks (layers). It knows both stores Docker
   parents left without tags and reports the layers (chain IDs) it frees.
 - the containerd store (driver type ``io.containerd.snapshotter.v1``): an image ID is the digest of its
   manifest or index; untagged images are listed without names; a digest is no name of its own; rmi
-  deletes only the image it is asked for, and reports no layers; children do not stop it, but keep the image,
-  untagged, until they go.
+  deletes only the image it is asked for, and reports no layers; children do not stop it, but an image whose
+  last tag goes is kept, untagged, for its children (asked for by ID it goes all the same).
 """
 
 from __future__ import annotations
@@ -411,8 +411,9 @@ class RemovalRules:
             for tag in tags:
                 self.untag(image_id, tag, records)
         records.append(('Deleted', image_id))
-        if self.children(image_id):
-            # Reported deleted, the image stays, untagged, while its children need it.
+        if not match.by_id and self.children(image_id):
+            # Reported deleted with its last tag, the image stays, untagged, while its children need it;
+            # asked for by ID, it goes.
             self.refs[image_id] = set()
         else:
             del self.refs[image_id]

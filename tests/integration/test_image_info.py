@@ -62,7 +62,7 @@ def test_a_short_id_of_any_length_the_daemon_takes_and_an_ambiguous_prefix(ansib
     candidates = [image_id[7:7 + digits] for digits in range(shortest, 13)]
     unique_prefix = next(text for text in candidates if engine.cli('inspect', text, check=False))
     distinct = first[:len(os.path.commonprefix([first, second])) + 1][7:]
-    hex_tag = image_id[7:15]
+    hex_tag = image_id[7:16]
     engine.api.tag(first, hex_tag, 'latest')
     try:
         found, ambiguous, tagged = ansible.run(
