@@ -37,8 +37,8 @@ options:
     description:
       - The image to tag, the source of C(docker tag).
       - A name C([registry/]repository[:tag]), a name pinned by digest (C(repository@sha256:...)), or an image ID,
-        full, with C(sha256:), or abbreviated to a unique prefix (as short as the daemon takes it: any length with
-        the classic image store, four hex digits with the containerd image store).
+        full, with C(sha256:), or abbreviated to a unique prefix (any length with
+        the classic image store, four hex digits with the containerd image store, as the daemon does).
       - A tag in O(name) takes precedence over O(tag).
       - A hex name with the default O(tag) means what it means to the docker CLI, the repository of that name when
         it has a V(latest) tag, else an ID prefix. A prefix that fits several images is an error.
