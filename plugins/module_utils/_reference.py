@@ -38,6 +38,7 @@ _DIGEST = re.compile(r'^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9
 _SHA256_DIGEST = re.compile(r'^sha256:[0-9a-f]{64}$')
 _IMAGE_ID = re.compile(r'^(?:sha256:)?[0-9a-f]{64}$')
 _SHORT_IMAGE_ID = re.compile(r'^[0-9a-f]{12,63}$')
+_ID_PREFIX = re.compile(r'^[0-9a-f]{1,64}$')
 
 
 class ImageReference:
@@ -201,3 +202,11 @@ def is_image_id(text):
 def may_be_short_id(text):
     """True when ``text`` could be an abbreviated image ID (12 to 63 hex digits)."""
     return bool(_SHORT_IMAGE_ID.match(text))
+
+
+def is_id_prefix(text):
+    """True when ``text`` could begin an image ID: 1 to 64 lower-case hex digits, without ``sha256:``.
+
+    How short a prefix the daemon resolves depends on its store (see ``_store.MIN_PREFIX``).
+    """
+    return bool(_ID_PREFIX.match(text))

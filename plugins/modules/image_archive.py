@@ -179,12 +179,7 @@ from ansible_collections.dockyard.docker.plugins.module_utils._client import Doc
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import ABSENT, Outcome
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._files import check_writable, file_digest, write_atomically
-from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
-    is_image_id,
-    may_be_short_id,
-    parse_reference,
-    with_tag,
-)
+from ansible_collections.dockyard.docker.plugins.module_utils._store import ImageStore, shown_name
 
 
 class ImageArchiver:
@@ -194,32 +189,25 @@ class ImageArchiver:
         self.path = self.params['path']
         self.action = 'failed to write image archive %s' % self.path
 
-    def _resolve(self, name):
-        """``(name to save, image ID, tag or None)`` for one item of ``names``."""
-        if is_image_id(name):
-            inspect = self.client.inspect_image(name)
-            return name, inspect and inspect['Id'], None
-        reference = parse_reference(name, default_tag=None)
-        if reference.tag is None and reference.digest is None:
-            reference = with_tag(name, self.params['tag'])
-        inspect = self.client.inspect_image(str(reference))
-        if inspect is None and may_be_short_id(name):
-            inspect = self.client.inspect_image(name)
-            if inspect is not None:
-                return name, inspect['Id'], None
-        tag = None if reference.digest else str(reference)
-        return str(reference), inspect and inspect['Id'], tag
+    def _resolve(self, store, name):
+        """``(name to save, image ID, tag or None)`` for one item of ``names``, resolved as the daemon does."""
+        match = store.resolve(name, self.params['tag'])
+        if match is None:
+            return shown_name(name, self.params['tag'], None), None, None
+        if match.by_id:
+            return match.image_id, match.image_id, None
+        return match.reference, match.image_id, None if '@' in match.reference else match.reference
 
     def wanted(self):
         """``(names to save, [{id, tags}] sorted by ID)``: what the archive must hold."""
         names = self.params['names']
         if not names:
             raise DockerError('names must hold at least one image')
-        save, images = [], {}
+        save, images, store = [], {}, ImageStore.read(self.client)
         for index, name in enumerate(names):
             where = 'names[%d]: ' % index if len(names) > 1 else ''
             try:
-                saved, image_id, tag = self._resolve(name)
+                saved, image_id, tag = self._resolve(store, name)
             except DockerError as exc:
                 raise DockerError(where + str(exc))
             if image_id is None:

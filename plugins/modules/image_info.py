@@ -33,8 +33,11 @@ attributes:
 options:
   name:
     description:
-      - Names (C(repository[:tag]), C(repository@digest)) or IDs of the images to inspect.
-      - A name without a tag means its V(latest) tag.
+      - Names (C(repository[:tag]), C(repository@digest)) or IDs of the images to inspect; an ID full, with
+        C(sha256:), or abbreviated to a unique prefix as short as the daemon takes it (any length with the classic
+        image store, four hex digits with the containerd image store).
+      - A name without a tag means its V(latest) tag. A hex name is the repository of that name when it has a
+        V(latest) tag, else an ID prefix, as with the docker CLI; a prefix that fits several images is an error.
     type: list
     elements: str
   filters:
@@ -135,9 +138,8 @@ import time
 
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
-from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
-    is_image_id, may_be_short_id, parse_reference,
-)
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_each
+from ansible_collections.dockyard.docker.plugins.module_utils._store import ImageStore
 
 
 def _history_entry(layer):
@@ -151,24 +153,15 @@ def _history_entry(layer):
     }
 
 
-def _lookup_key(name, index, count):
-    """What to ask the daemon for: an ID as given, a reference with its default tag."""
-    if is_image_id(name) or may_be_short_id(name):
-        return name
-    try:
-        return str(parse_reference(name))
-    except DockerError as exc:
-        raise DockerError('name[%d]: %s' % (index, exc) if count > 1 else str(exc))
-
-
 class ImageInspector:
     def __init__(self, client):
         self.client = client
         self.params = client.params
 
     def _named(self, names):
-        keys = [_lookup_key(name, index, len(names)) for index, name in enumerate(names)]
-        return [image for image in map(self.client.inspect_image, keys) if image]
+        store = ImageStore.read(self.client)
+        matches = parse_each('name', names, store.resolve)
+        return [image for image in (self.client.inspect_image(match.image_id) for match in matches if match) if image]
 
     def _listed(self):
         summaries = self.client.list_images(filters=self.params['filters'])

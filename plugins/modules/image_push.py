@@ -173,7 +173,9 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.dockyard.docker.plugins.module_utils._client import REGISTRY_AUTH_ARG, DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
-from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_each, parse_reference, with_tag
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
+    DEFAULT_TAG, parse_each, parse_reference, with_tag)
+from ansible_collections.dockyard.docker.plugins.module_utils._store import id_name
 
 
 def _repo_digests(inspect, repository):
@@ -209,6 +211,12 @@ class ImagePusher:
         return [Push(source, self._target(source)) for source in sources]
 
     def _source(self, name):
+        """The local image to push: a reference, or an image ID (full or a prefix) when ``repository`` names it."""
+        by_id = id_name(self.client, name, self.params['tag'] or DEFAULT_TAG)
+        if by_id is not None and not self.params['repository']:
+            raise DockerError("'%s' is an image ID; give repository to push it under a name" % name)
+        if by_id is not None:
+            return by_id
         source = with_tag(name, self.params['tag'])
         if source.digest:
             raise DockerError("'%s' pins a digest; only a tag can be pushed" % name)

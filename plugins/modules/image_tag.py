@@ -37,28 +37,23 @@ options:
     description:
       - The image to tag, the source of C(docker tag).
       - A name C([registry/]repository[:tag]), a name pinned by digest (C(repository@sha256:...)), or an image ID,
-        full or abbreviated to at least 12 hex digits.
+        full, with C(sha256:), or abbreviated to a unique prefix (any length with
+        the classic image store, four hex digits with the containerd image store, as the daemon does).
       - A tag in O(name) takes precedence over O(tag).
-      - A name of 12 to 63 hex digits, with the default O(tag), means what it means to the docker CLI, the repository
-        of that name when it has a V(latest) tag, else an abbreviated image ID.
+      - A hex name with the default O(tag) means what it means to the docker CLI, the repository of that name when
+        it has a V(latest) tag, else an ID prefix. A prefix that fits several images is an error.
     type: str
     required: true
   tag:
     description:
       - The tag of O(name) when O(name) carries no tag, digest or image ID.
-      - Also the tag of every target in O(repository) that carries none, when the source is an image ID or
-        pinned by digest.
     type: str
     default: latest
   repository:
     description:
       - The new names, each C([registry/]repository[:tag]).
-      - A target without a tag gets the tag of the source, so O(name=app:1.2) and O(repository=[registry.example.com/app])
-        tag C(registry.example.com/app:1.2). When the source is an image ID or pinned by digest, such a target
-        gets O(tag).
-      - This differs from C(community.docker.docker_image_tag) in one case only, a source that carries its own
-        tag in O(name) next to a default O(tag). That module gives such a target the value of O(tag) (V(latest)
-        unless set), this module the tag of the source. Write the tag in each target to get the same result from both.
+      - A target without a tag gets V(latest), as with C(docker tag), so O(name=app:1.2) and
+        O(repository=[registry.example.com/app]) tag C(registry.example.com/app:latest).
       - A target must not be an image ID and must not carry a digest.
     type: list
     elements: str
@@ -83,7 +78,7 @@ EXAMPLES = r'''
     name: app:1.2
     repository:
       - app:stable
-      - registry.example.com/team/app
+      - registry.example.com/team/app:1.2
 
 - name: Tag an image ID for a private registry
   dockyard.docker.image_tag:
@@ -127,25 +122,12 @@ actions:
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
-from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
-    DEFAULT_TAG, is_image_id, may_be_short_id, parse_reference)
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import DEFAULT_TAG, is_image_id, parse_reference
+from ansible_collections.dockyard.docker.plugins.module_utils._store import ImageStore, names_state, shown_name
 
 
-def source_name(name, tag):
-    """(what the daemon is asked for, the tag targets without one get) for the source ``name``."""
-    if is_image_id(name) or (may_be_short_id(name) and tag == DEFAULT_TAG):
-        # Like the docker CLI: a bare hex name is a repository when such a tag exists, else an ID prefix.
-        return name, tag
-    reference = parse_reference(name, default_tag=None)
-    if reference.digest:
-        return str(reference), tag
-    if reference.tag is None:
-        reference = parse_reference('%s:%s' % (name, tag))
-    return str(reference), reference.tag
-
-
-def target_reference(index, text, default_tag):
-    """The target ``repository[index]`` as ``repository:tag``, or a DockerError pointing at it."""
+def target_reference(index, text):
+    """The target ``repository[index]`` as ``repository:tag`` (``latest`` when it has none, as docker tag does)."""
     try:
         if is_image_id(text):
             raise DockerError("'%s' is an image ID; a target must be a repository name" % text)
@@ -154,9 +136,7 @@ def target_reference(index, text, default_tag):
             raise DockerError("'%s' carries a digest; a target takes a tag, not a digest" % text)
         if is_image_id(reference.repository):
             raise DockerError("'%s' is not a valid target: a repository name must not be 64 hex digits" % text)
-        if reference.tag is None:
-            reference = parse_reference('%s:%s' % (text, default_tag))
-        return reference
+        return parse_reference(text, default_tag=DEFAULT_TAG)
     except DockerError as exc:
         raise DockerError('repository[%d]: %s' % (index, exc))
 
@@ -166,47 +146,50 @@ class ImageTagger:
         self.client = client
         self.params = client.params
 
-    def source(self):
-        """(name as the daemon is asked for it, tag for targets without one, inspect data or None)."""
-        name, target_tag = source_name(self.params['name'], self.params['tag'])
-        return name, target_tag, self.client.inspect_image(name)
-
-    def targets(self, default_tag):
+    def targets(self):
         given = self.params['repository']
         if not given:
             raise DockerError('repository must hold at least one target')
         references = []
         for index, text in enumerate(given):
-            reference = target_reference(index, text, default_tag)
+            reference = str(target_reference(index, text))
             if reference not in references:
                 references.append(reference)
         return references
 
+    @staticmethod
+    def named(store, targets):
+        """``{target: the names of the image it names now, or None}``."""
+        return dict((target, store.state(getattr(store.find(parse_reference(target)), 'image_id', None)))
+                    for target in targets)
+
     def run(self):
-        name, default_tag, image = self.source()
-        targets = [str(target) for target in self.targets(default_tag)]
-        if image is None:
+        store = ImageStore.read(self.client)
+        match = store.resolve(self.params['name'], self.params['tag'])
+        name = shown_name(self.params['name'], self.params['tag'], match)
+        targets = self.targets()
+        if match is None:
             raise DockerError('failed to tag %s as %s: no such image: %s' % (name, ', '.join(targets), name))
         keep = self.params['existing_images'] == 'keep'
-        befores = dict((target, self.client.inspect_image(target)) for target in targets)
+        befores = self.named(store, targets)
         tagged = [target for target in targets
-                  if not befores[target] or (befores[target]['Id'] != image['Id'] and not keep)]
+                  if not befores[target] or (befores[target]['Id'] != match.image_id and not keep)]
         outcome = Outcome()
         for target in tagged:
             if not self.client.check_mode:
                 repository, tag = target.rsplit(':', 1)
-                self.client.tag(name, repository, tag)
+                self.client.tag(match.image_id, repository, tag)
             outcome.note('%s image %s as %s' % ('Would tag' if self.client.check_mode else 'Tagged', name, target))
         if self.client.check_mode:
-            predicted = dict(image, RepoTags=sorted(set(image.get('RepoTags') or []) | set(tagged)))
-            afters = dict((target, predicted if target in tagged or befores[target]['Id'] == image['Id']
+            predicted = names_state(match.image_id, store.references[match.image_id] + tagged, store.containerd)
+            afters = dict((target, predicted if target in tagged or befores[target]['Id'] == match.image_id
                            else befores[target]) for target in targets)
         else:
-            image = self.client.inspect_image(image['Id']) or image
-            afters = dict((target, self.client.inspect_image(target)) for target in targets)
+            afters = self.named(ImageStore.read(self.client), targets)
         for target in targets:
             outcome.record(target, image_state(befores[target]), image_state(afters[target]))
-        return outcome.result(self.client.diff_mode, image=image, tagged_images=tagged)
+        return outcome.result(self.client.diff_mode, image=self.client.inspect_image(match.image_id),
+                              tagged_images=tagged)
 
 
 def main():

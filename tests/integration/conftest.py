@@ -7,6 +7,7 @@ starts them itself.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -89,6 +90,64 @@ class Engine:
             assert 'error' not in event, event
         self.api.remove_image(reference, force=True)
         return reference, image_id
+
+    @property
+    def containerd(self):
+        """True when the engine keeps its images in containerd (IDs are manifest digests there)."""
+        status = dict(self.api.info().get('DriverStatus') or [])
+        return status.get('driver-type') == 'io.containerd.snapshotter.v1'
+
+    def prefix_twins(self, repository, digits=8):
+        """Load two images, ``repository:a`` and ``repository:b``, whose IDs share their first ``digits`` hex digits.
+
+        The images are written as a docker save archive (classic manifest.json and OCI index.json), with a label
+        varied until the two IDs (config digests on the classic store, manifest digests on containerd) collide.
+        Returns (ID of a, ID of b, the shared prefix).
+        """
+        layer = rootfs_tar('twins ' + repository)
+        layer_digest = 'sha256:' + hashlib.sha256(layer).hexdigest()
+        seen, blobs, containerd = {}, {layer_digest: layer}, self.containerd
+        for serial in range(1 << 24):
+            config = json.dumps({'architecture': 'amd64', 'os': 'linux', 'created': '2026-01-01T00:00:00Z',
+                                 'config': {'Cmd': ['/bin/sh'], 'Labels': {'twin': str(serial)}},
+                                 'rootfs': {'type': 'layers', 'diff_ids': [layer_digest]}}).encode()
+            config_digest = 'sha256:' + hashlib.sha256(config).hexdigest()
+            manifest = json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.manifest.v1+json',
+                                   'config': {'mediaType': 'application/vnd.oci.image.config.v1+json',
+                                              'digest': config_digest, 'size': len(config)},
+                                   'layers': [{'mediaType': 'application/vnd.oci.image.layer.v1.tar',
+                                               'digest': layer_digest, 'size': len(layer)}]}).encode()
+            manifest_digest = 'sha256:' + hashlib.sha256(manifest).hexdigest()
+            image_id = manifest_digest if containerd else config_digest
+            prefix = image_id[7:7 + digits]
+            if prefix in seen and seen[prefix][0] != image_id:
+                break
+            seen[prefix] = (image_id, config_digest, config, manifest_digest, manifest)
+        pair = [seen[prefix], (image_id, config_digest, config, manifest_digest, manifest)]
+        index, classic = [], []
+        for tag, (_image_id, config_digest, config, manifest_digest, manifest) in zip('ab', pair):
+            blobs.update({config_digest: config, manifest_digest: manifest})
+            name = '%s:%s' % (repository, tag)
+            index.append({'mediaType': 'application/vnd.oci.image.manifest.v1+json', 'digest': manifest_digest,
+                          'size': len(manifest), 'annotations': {'io.containerd.image.name': 'docker.io/' + name,
+                                                                 'org.opencontainers.image.ref.name': tag}})
+            classic.append({'Config': 'blobs/sha256/' + config_digest[7:], 'RepoTags': [name],
+                            'Layers': ['blobs/sha256/' + layer_digest[7:]]})
+        files = {'oci-layout': json.dumps({'imageLayoutVersion': '1.0.0'}).encode(),
+                 'index.json': json.dumps({'schemaVersion': 2, 'manifests': index}).encode(),
+                 'manifest.json': json.dumps(classic).encode()}
+        files.update(('blobs/sha256/' + digest[7:], data) for digest, data in blobs.items())
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode='w') as tar:
+            for path, data in sorted(files.items()):
+                info = tarfile.TarInfo(path)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        for event in self.api.load_image(buffer.getvalue()):
+            assert 'error' not in event, event
+        ids = [self.image_id('%s:%s' % (repository, tag)) for tag in 'ab']
+        assert ids == [pair[0][0], pair[1][0]], (ids, pair[0][0], pair[1][0])
+        return ids[0], ids[1], prefix
 
     def image_id(self, reference):
         try:

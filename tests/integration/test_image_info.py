@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -51,6 +52,32 @@ def test_a_name_without_tag_means_latest_and_ids_may_be_short(ansible, engine, u
     image_id = engine.make_image('info/%s:latest' % unique)
     result = ansible.module('image_info', name=['info/%s' % unique, image_id.split(':')[1][:12]])
     assert [image['Id'] for image in result['images']] == [image_id, image_id]
+
+
+def test_a_short_id_of_any_length_the_daemon_takes_and_an_ambiguous_prefix(ansible, engine, unique):
+    image_id = engine.make_image('info/%s:1' % unique)
+    first, second, prefix = engine.prefix_twins('info/%s-twins' % unique)
+    # The classic store resolves a prefix of any length, the containerd store one of four hex digits or more.
+    shortest = 4 if engine.containerd else 1
+    candidates = [image_id[7:7 + digits] for digits in range(shortest, 13)]
+    unique_prefix = next(text for text in candidates
+                         if engine.cli('image', 'inspect', text, check=False).strip() not in ('', '[]'))
+    distinct = first[:len(os.path.commonprefix([first, second])) + 1][7:]
+    hex_tag = image_id[7:16]
+    engine.api.tag(first, hex_tag, 'latest')
+    try:
+        found, ambiguous, tagged = ansible.run(
+            task('image_info', name=[image_id[7:15], 'sha256:' + image_id[7:15], unique_prefix, distinct]),
+            task('image_info', name=['info/%s:1' % unique, prefix]),
+            task('image_info', name=[hex_tag])).results
+        assert [image['Id'] for image in found.get('images', [])] == [image_id, image_id, image_id, first], found.get('msg')
+        assert ambiguous['failed'] is True
+        assert ambiguous['msg'] == ("name[1]: image ID prefix '%s' is ambiguous: it matches 2 images (%s, %s); "
+                                    "give more digits" % ((prefix,) + tuple(sorted([first[7:19], second[7:19]]))))
+        # A tag that looks like an ID prefix wins, as with the docker CLI.
+        assert [image['Id'] for image in tagged['images']] == [first]
+    finally:
+        engine.api.remove_image(hex_tag + ':latest')
 
 
 @pytest.mark.parametrize('filters, cli_filter', [

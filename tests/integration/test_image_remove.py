@@ -14,8 +14,19 @@ def short(image_id):
     return image_id.split(':')[-1][:12]
 
 
-def state(image_id, *tags, digests=()):
+def state(engine, image_id, *tags, digests=None):
+    """The diff state of an image with these tags. Its digests, unless given: on the containerd store the
+    manifest digest (the ID) in each tagged repository, as inspect shows them; none for an imported image else."""
+    if digests is None:
+        digests = set('%s@%s' % (tag.rsplit(':', 1)[0], image_id) for tag in tags) if engine.containerd else ()
     return {'exists': True, 'id': image_id, 'tags': sorted(tags), 'digests': sorted(digests)}
+
+
+def with_layers(engine, *entries):
+    """``deleted`` as the daemon reports it: image IDs each followed by the layers it frees, on the classic store;
+    the containerd store reports no layers. ``entries`` holds (image ID, layer or None) pairs."""
+    return [item for image_id, layer in entries for item in (image_id, layer)
+            if item is not None and (item == image_id or not engine.containerd)]
 
 
 def layers(engine, reference):
@@ -45,7 +56,7 @@ def test_removing_one_of_two_tags_untags_and_the_last_deletes(ansible, engine, u
     assert check['changed'] is True
     assert (check['untagged'], check['deleted']) == ([first], [])
     assert check['actions'] == ['Would untag image %s' % first]
-    assert check['diff'] == {'before': {first: state(image_id, first, second)}, 'after': {first: state(image_id, second)}}
+    assert check['diff'] == {'before': {first: state(engine, image_id, first, second)}, 'after': {first: state(engine, image_id, second)}}
     assert apply['changed'] is True
     assert (apply['untagged'], apply['deleted']) == (check['untagged'], check['deleted'])
     assert apply['actions'] == ['Untagged image %s' % first]
@@ -59,11 +70,11 @@ def test_removing_one_of_two_tags_untags_and_the_last_deletes(ansible, engine, u
 
     check, apply, apply_again = ansible.run(task('image_remove', check=True, name=second),
                                             task('image_remove', name=second), task('image_remove', name=second)).results
-    assert (check['untagged'], check['deleted']) == ([second], [image_id, top_layer])
+    assert (check['untagged'], check['deleted']) == ([second], with_layers(engine, (image_id, top_layer)))
     assert check['actions'] == ['Would remove image %s' % second]
     assert (apply['untagged'], apply['deleted']) == (check['untagged'], check['deleted'])
     assert apply['actions'] == ['Removed image %s' % second]
-    assert apply['diff'] == check['diff'] == {'before': {second: state(image_id, second)}, 'after': {second: ABSENT}}
+    assert apply['diff'] == check['diff'] == {'before': {second: state(engine, image_id, second)}, 'after': {second: ABSENT}}
     assert engine.image_id(image_id) is None, 'removing the last tag deletes the image'
     assert apply_again['changed'] is False
 
@@ -73,22 +84,18 @@ def test_a_list_of_names_is_removed_in_order(ansible, engine, unique):
     image_id = engine.make_image(names[0])
     engine.api.tag(image_id, 'rm/%s/app' % unique, '2')
     other_id = engine.make_image(names[2] + ':latest')
+    image_layer, other_layer = layers(engine, names[0]), layers(engine, names[2])
     args = dict(name=names)
 
     check, apply = ansible.run(task('image_remove', check=True, **args), task('image_remove', **args)).results
     assert check['untagged'] == [names[0], names[1], names[2] + ':latest']
-    assert check['deleted'] == [image_id, layers_of(check, image_id), other_id, layers_of(check, other_id)]
+    assert check['deleted'] == with_layers(engine, (image_id, image_layer), (other_id, other_layer))
     assert check['actions'] == ['Would untag image %s' % names[0], 'Would remove image %s' % names[1],
                                 'Would remove image %s:latest' % names[2]]
     assert (apply['untagged'], apply['deleted']) == (check['untagged'], check['deleted'])
     assert apply['diff'] == check['diff']
     assert 'image' not in apply
     assert engine.image_id(image_id) is None and engine.image_id(other_id) is None
-
-
-def layers_of(result, image_id):
-    """The entry that follows an image's ID in ``deleted``: its one layer (images from make_image have one)."""
-    return result['deleted'][result['deleted'].index(image_id) + 1]
 
 
 def test_an_image_a_container_uses_is_refused_unless_forced(ansible, engine, unique):
@@ -101,21 +108,25 @@ def test_an_image_a_container_uses_is_refused_unless_forced(ansible, engine, uni
             task('image_remove', check=True, name=name), task('image_remove', name=name),
             task('image_remove', name=image_id), task('image_remove', check=True, name=name, force=True),
             task('image_remove', name=name, force=True), task('image_remove', name=name, force=True)).results
-        message = ('failed to remove image %s: conflict: unable to remove repository reference "%s" (must force) - '
-                   'container %s (%s) is using its referenced image %s; use force: true to remove it anyway'
-                   % (name, name, short(container_id), container, short(image_id)))
+        # The two stores word the refusal of a tag differently, as their daemons do.
+        refusal = ('unable to delete %s (must be forced)' if engine.containerd else
+                   'unable to remove repository reference "%s" (must force)') % name
+        message = ('failed to remove image %s: conflict: %s - container %s (%s) is using its referenced image %s; '
+                   'use force: true to remove it anyway' % (name, refusal, short(container_id), container, short(image_id)))
         assert (check['failed'], check['msg']) == (True, message)
         assert (apply['failed'], apply['msg']) == (True, message)
         assert by_id['failed'] is True
         assert by_id['msg'] == ('failed to remove image %s: conflict: unable to delete %s (must be forced) - image is '
                                 'being used by stopped container %s (%s); use force: true to remove it anyway'
                                 % (image_id, short(image_id), short(container_id), container))
-        # The refused tasks left the tag, so the forced ones find it; the stopped container keeps the image's
-        # layer, and the image itself goes, as with docker rmi --force.
-        assert (forced_check['untagged'], forced_check['deleted']) == ([name], [image_id])
+        # The refused tasks left the tag, so the forced ones find it. On the classic store the stopped container
+        # keeps the image's layer, and the image itself goes, as with docker rmi --force; the containerd store
+        # only untags it and keeps the image for the container.
+        deleted = [] if engine.containerd else [image_id]
+        assert (forced_check['untagged'], forced_check['deleted']) == ([name], deleted)
         assert (forced['untagged'], forced['deleted']) == (forced_check['untagged'], forced_check['deleted'])
         assert forced['changed'] is True and again['changed'] is False
-        assert engine.image_id(image_id) is None
+        assert engine.image_id(image_id) == (image_id if engine.containerd else None)
     finally:
         engine.api.remove_container(container_id, force=True)
 
@@ -159,7 +170,7 @@ def test_an_id_several_repositories_name_is_refused_unless_forced(ansible, engin
     assert forced_check['untagged'] == names
     assert (forced['untagged'], forced['deleted']) == (forced_check['untagged'], forced_check['deleted'])
     assert forced['deleted'][0] == image_id
-    assert forced['diff'] == forced_check['diff'] == {'before': {image_id: state(image_id, *names)},
+    assert forced['diff'] == forced_check['diff'] == {'before': {image_id: state(engine, image_id, *names)},
                                                       'after': {image_id: ABSENT}}
     assert engine.image_id(image_id) is None
 
@@ -176,6 +187,29 @@ def test_ids_and_the_tag_option(ansible, engine, unique):
     assert (apply['untagged'], apply['deleted']) == (check['untagged'], check['deleted'])
     assert by_option['untagged'] == [repository + ':7']
     assert engine.image_id(image_id) is None and engine.image_id(other_id) is None
+
+
+def test_an_id_prefix_of_8_digits_and_an_ambiguous_prefix(ansible, engine, unique):
+    name = 'rm/%s/short:1' % unique
+    image_id = engine.make_image(name)
+    given = image_id[7:15]
+    first, second, prefix = engine.prefix_twins('rm/%s/twins' % unique)
+
+    check, apply, check_again, apply_again = ansible.sequence('image_remove', name=given)
+    assert (check['changed'], apply['changed']) == (True, True)
+    assert (check['untagged'], check['deleted'][:1]) == ([name], [image_id]), 'as docker rmi %s does' % given
+    assert (apply['untagged'], apply['deleted']) == (check['untagged'], check['deleted'])
+    assert apply['diff'] == check['diff'] == {'before': {given: state(engine, image_id, name)}, 'after': {given: ABSENT}}
+    assert (check_again['changed'], apply_again['changed']) == (False, False)
+    assert engine.image_id(image_id) is None
+
+    check, apply = ansible.run(task('image_remove', check=True, name=prefix), task('image_remove', name=prefix)).results
+    message = ("image ID prefix '%s' is ambiguous: it matches 2 images (%s, %s); give more digits"
+               % ((prefix,) + tuple(sorted([short(first), short(second)]))))
+    assert [(result['failed'], result['msg']) for result in (check, apply)] == [(True, message)] * 2
+    assert (engine.image_id(first), engine.image_id(second)) == (first, second)
+    engine.api.remove_image(first, force=True)
+    engine.api.remove_image(second, force=True)
 
 
 def parents_of(engine, image_id, base_id):
@@ -200,13 +234,24 @@ def test_built_images_and_their_parents(ansible, engine, unique):
         task('image_remove', check=True, name=kept, prune=False), task('image_remove', name=kept, prune=False),
         task('image_remove', check=True, name=pruned), task('image_remove', name=pruned),
         task('image_remove', name=base)).results
-    assert by_id['msg'] == ('failed to remove image %s: conflict: unable to delete %s (cannot be forced) - image has '
-                            'dependent child images (%s)'
-                            % (base_id, short(base_id), ', '.join(sorted([short(kept_parents[-1]), short(pruned_parents[-1])]))))
     assert (apply_kept['untagged'], apply_kept['deleted']) == (check_kept['untagged'], check_kept['deleted'])
     assert apply_kept['deleted'] == [kept_id], 'without prune the parents stay'
     assert [engine.image_id(parent) for parent in kept_parents] == kept_parents
     assert (apply_pruned['untagged'], apply_pruned['deleted']) == (check_pruned['untagged'], check_pruned['deleted'])
+    if engine.containerd:
+        # The containerd store lets children hold no image back: asked for by ID, the base goes; it deletes no
+        # parents with an image.
+        assert (by_id['untagged'], by_id['deleted']) == ([base], [base_id])
+        assert engine.image_id(base_id) is None
+        assert apply_pruned['deleted'] == [pruned_id]
+        assert [engine.image_id(parent) for parent in pruned_parents] == pruned_parents
+        assert (untag_base['changed'], untag_base['untagged'], untag_base['deleted']) == (False, [], [])
+        for parent in [pruned_parents[0], kept_parents[0]]:
+            engine.api.remove_image(parent)
+        return
+    assert by_id['msg'] == ('failed to remove image %s: conflict: unable to delete %s (cannot be forced) - image has '
+                            'dependent child images (%s)'
+                            % (base_id, short(base_id), ', '.join(sorted([short(kept_parents[-1]), short(pruned_parents[-1])]))))
     assert [entry for entry in apply_pruned['deleted'] if entry in [pruned_id] + pruned_parents] == [pruned_id] + pruned_parents
     assert len(apply_pruned['deleted']) == 5, 'each RUN parent takes its layer with it; the LABEL step has none'
     assert [engine.image_id(parent) for parent in pruned_parents] == [None, None], 'prune stops at the tagged base'
@@ -225,14 +270,16 @@ def test_a_pulled_image_loses_its_digest_with_its_last_tag(ansible, engine, uniq
     other = 'rm/%s/other:1' % unique
     engine.api.tag(image_id, 'rm/%s/other' % unique, '1')
 
+    before_digests = engine.api.inspect_image(image_id)['RepoDigests']
     check, apply, check_other, apply_other = ansible.run(
         task('image_remove', check=True, name=reference), task('image_remove', name=reference),
         task('image_remove', check=True, name=other), task('image_remove', name=other)).results
-    # The digest goes with the last tag of its repository; the tag in another repository keeps the image.
-    assert (check['untagged'], check['deleted']) == ([reference, digests[0]], [])
+    # The digest goes with the last tag of its repository; the tag in another repository keeps the image. The
+    # containerd store reports only the tag: there a digest is no name of its own.
+    assert (check['untagged'], check['deleted']) == ([reference] + ([] if engine.containerd else digests), [])
     assert (apply['untagged'], apply['deleted']) == (check['untagged'], check['deleted'])
-    assert apply['diff']['before'] == {reference: state(image_id, reference, other, digests=digests)}
-    assert apply['diff']['after'] == {reference: state(image_id, other)}
+    assert apply['diff']['before'] == {reference: state(engine, image_id, reference, other, digests=before_digests)}
+    assert apply['diff']['after'] == {reference: state(engine, image_id, other)}
     assert (check_other['untagged'], check_other['deleted'][:1]) == ([other], [image_id])
     assert (apply_other['untagged'], apply_other['deleted']) == (check_other['untagged'], check_other['deleted'])
     assert engine.image_id(image_id) is None
@@ -253,7 +300,7 @@ def test_a_layer_two_images_share_goes_with_the_last_of_them(ansible, engine, un
         task('image_remove', check=True, name=names[0]), task('image_remove', name=names[0]),
         task('image_remove', check=True, name=names[1]), task('image_remove', name=names[1])).results
     assert check_x['deleted'] == apply_x['deleted'] == [image_ids[0]], 'the other image still holds the layer'
-    assert check_y['deleted'] == apply_y['deleted'] == [image_ids[1], shared_layer]
+    assert check_y['deleted'] == apply_y['deleted'] == with_layers(engine, (image_ids[1], shared_layer))
 
 
 BAD_INPUT = [

@@ -5,6 +5,14 @@ from __future__ import annotations
 from conftest import task
 
 
+def digests(engine, image_id, tags):
+    """The digests inspect shows for an imported image: none on the classic store; on the containerd store its
+    manifest digest (the ID) in each repository it is tagged in."""
+    if not engine.containerd:
+        return []
+    return sorted(set('%s@%s' % (tag.rsplit(':', 1)[0], image_id) for tag in tags))
+
+
 def state(engine, reference):
     """What image_tag's diff shows for a name: the image it names now."""
     inspect = engine.api.inspect_image(reference)
@@ -21,12 +29,13 @@ def test_tag_check_apply_and_idempotence(ansible, engine, unique):
 
     check, apply, check_again, apply_again = ansible.sequence('image_tag', **args)
 
-    targets = [plain, pushed + ':1.0']  # a target without a tag gets the source's tag
+    targets = [plain, pushed + ':latest']  # a target without a tag gets latest, as docker tag does
     assert check['changed'] is True
     assert check['tagged_images'] == targets
     assert check['actions'] == ['Would tag image %s as %s' % (source, target) for target in targets]
     assert check['image']['Id'] == image_id
-    after = {'exists': True, 'id': image_id, 'tags': sorted([source] + targets), 'digests': []}
+    after = {'exists': True, 'id': image_id, 'tags': sorted([source] + targets),
+             'digests': digests(engine, image_id, [source] + targets)}
     assert check['diff'] == {'before': {target: {'exists': False} for target in targets},
                              'after': {target: after for target in targets}}
 
@@ -78,7 +87,8 @@ def test_overwrite_moves_an_existing_target(ansible, engine, unique):
     assert apply['tagged_images'] == [target]
     assert apply['diff'] == check['diff'] == {
         'before': {target: old_before},
-        'after': {target: {'exists': True, 'id': new_id, 'tags': sorted([source, target]), 'digests': []}}}
+        'after': {target: {'exists': True, 'id': new_id, 'tags': sorted([source, target]),
+                           'digests': digests(engine, new_id, [source, target])}}}
     assert engine.image_id(target) == new_id
     assert engine.api.inspect_image(old_id)['RepoTags'] == ['tag/%s/app:old' % unique]
     assert again['changed'] is False
@@ -88,20 +98,22 @@ def test_the_tag_option_and_image_ids(ansible, engine, unique):
     repository = 'tag/%s/src' % unique
     image_id = engine.make_image(repository + ':3.1')
 
-    by_option, by_id, by_short_id = ansible.run(
-        task('image_tag', name=repository, tag='3.1', repository=['tag/%s/a' % unique, 'tag/%s/a:3.1' % unique]),
+    by_option, by_id, by_short_id, by_prefix = ansible.run(
+        task('image_tag', name=repository, tag='3.1', repository=['tag/%s/a' % unique, 'tag/%s/a:latest' % unique]),
         task('image_tag', name=image_id, repository=['tag/%s/b' % unique, 'tag/%s/c:x' % unique]),
-        task('image_tag', name=image_id.split(':')[1][:12], repository=['tag/%s/d:v2' % unique])).results
-    assert by_option['tagged_images'] == ['tag/%s/a:3.1' % unique], 'a target named twice is tagged once'
-    assert list(by_option['diff']['after']) == ['tag/%s/a:3.1' % unique]
-    # From an image ID there is no source tag: a target without one gets the tag option, latest by default.
+        task('image_tag', name=image_id.split(':')[1][:12], repository=['tag/%s/d:v2' % unique]),
+        task('image_tag', name=image_id.split(':')[1][:8], repository=['tag/%s/e' % unique])).results
+    # A target without a tag gets latest, as docker tag does, whatever the source's tag.
+    assert by_option['tagged_images'] == ['tag/%s/a:latest' % unique], 'a target named twice is tagged once'
+    assert list(by_option['diff']['after']) == ['tag/%s/a:latest' % unique]
     assert by_id['tagged_images'] == ['tag/%s/b:latest' % unique, 'tag/%s/c:x' % unique]
     assert by_id['actions'][0] == 'Tagged image %s as tag/%s/b:latest' % (image_id, unique)
     assert by_short_id['tagged_images'] == ['tag/%s/d:v2' % unique]
+    assert by_prefix['tagged_images'] == ['tag/%s/e:latest' % unique], 'an ID prefix of 8 hex digits names the image'
     assert sorted(engine.api.inspect_image(image_id)['RepoTags']) == sorted(
-        '%s:%s' % (name, tag) for name, tag in [(repository, '3.1'), ('tag/%s/a' % unique, '3.1'),
+        '%s:%s' % (name, tag) for name, tag in [(repository, '3.1'), ('tag/%s/a' % unique, 'latest'),
                                                 ('tag/%s/b' % unique, 'latest'), ('tag/%s/c' % unique, 'x'),
-                                                ('tag/%s/d' % unique, 'v2')])
+                                                ('tag/%s/d' % unique, 'v2'), ('tag/%s/e' % unique, 'latest')])
 
 
 IMAGE_ID = 'sha256:' + 'ab' * 32
@@ -131,7 +143,7 @@ def test_failures_name_the_source_or_the_bad_target(ansible, engine, unique):
     good = 'tag/%s/good:1' % unique
     expected = [
         (dict(name=missing, repository=[good, 'tag/%s/b' % unique]),
-         'failed to tag %s as %s, tag/%s/b:1.0: no such image: %s' % (missing, good, unique, missing)),
+         'failed to tag %s as %s, tag/%s/b:latest: no such image: %s' % (missing, good, unique, missing)),
         (dict(name=source, repository=[good, 'tag/%s/Bad' % unique]),
          "repository[1]: invalid image reference 'tag/%s/Bad': repository name must be lowercase" % unique),
         (dict(name=source, repository=['x'], docker_host='unix:///nonexistent/docker.sock'),

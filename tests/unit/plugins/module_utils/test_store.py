@@ -1,0 +1,150 @@
+"""The image store model against listings recorded from real engines.
+
+The fixtures were recorded from Docker 20.10 (classic store, overlay2) and Docker 28.5 (containerd store):
+the image and container lists, inspect data, history, the content blobs (containerd), and the daemon's own
+answers to one ``docker image prune`` and a sequence of ``docker rmi`` calls. The model must resolve names
+the way the daemon did and replay rmi and prune with the same records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._prune import (
+    ContainerdPrunePlan, PrunePlan, image_facts, layer_sizes)
+from ansible_collections.dockyard.docker.plugins.module_utils._store import (
+    Conflict, ImageStore, RemovalRules, chain_ids, uses_containerd_store)
+
+HERE = os.path.dirname(__file__)
+STORES = ['classic', 'containerd']
+
+
+def recorded(kind):
+    with open(os.path.join(HERE, 'fixtures', 'store_%s.json' % kind)) as handle:
+        return json.load(handle)
+
+
+def store_of(record, ids=None):
+    containerd = uses_containerd_store({'DriverStatus': record['driver_status']})
+    summaries = [summary for summary in record['images'] if ids is None or summary['Id'] in ids]
+    return ImageStore(summaries, containerd, record['containers'])
+
+
+def tagged(record, tag):
+    return next(summary['Id'] for summary in record['images'] if tag in (summary.get('RepoTags') or []))
+
+
+@pytest.mark.parametrize('kind', STORES)
+def test_the_store_kind_comes_from_docker_info(kind):
+    assert uses_containerd_store({'DriverStatus': recorded(kind)['driver_status']}) is (kind == 'containerd')
+
+
+@pytest.mark.parametrize('kind', STORES)
+def test_names_resolve_as_the_daemon_resolves_them(kind):
+    record = recorded(kind)
+    store = store_of(record)
+    image_id = tagged(record, 'fx/a:1')
+    for name in (image_id, image_id[7:], image_id[7:15], 'sha256:' + image_id[7:15], 'fx/a:1', 'fx/other:x',
+                 'docker.io/fx/a:1'):
+        match = store.resolve(name)
+        assert match is not None and match.image_id == image_id, name
+    assert store.resolve('fx/a:1').reference == 'fx/a:1'
+    assert store.resolve(image_id[7:15]).by_id
+    assert store.resolve('fx/a') is None, 'a name without a tag means latest'
+    assert store.resolve('fx/a', tag='2').reference == 'fx/a:2'
+    assert store.resolve('fx/a:1', tag='2').reference == 'fx/a:1', 'a tag in the name wins over the tag option'
+    assert store.resolve('sha256:' + 'f' * 64) is None
+
+
+@pytest.mark.parametrize('kind', STORES)
+def test_digest_references_resolve(kind):
+    record = recorded(kind)
+    store = store_of(record)
+    for summary in record['images']:
+        for text in summary.get('RepoDigests') or []:
+            if '<none>' not in text:
+                assert store.resolve(text).image_id == summary['Id']
+
+
+@pytest.mark.parametrize('kind', STORES)
+def test_the_shortest_prefix_and_an_ambiguous_one(kind):
+    record = recorded(kind)
+    store = store_of(record)
+    ids = [summary['Id'][7:] for summary in record['images']]
+    unique = next(image_id[:1] for image_id in ids if sum(other.startswith(image_id[:1]) for other in ids) == 1)
+    shared = next(image_id[:1] for image_id in ids if sum(other.startswith(image_id[:1]) for other in ids) > 1)
+    if kind == 'containerd':
+        # containerd takes a prefix of four hex digits or more; a shorter one is a repository name only.
+        assert store.resolve(unique) is None and store.resolve(shared) is None
+        return
+    assert store.resolve(unique).image_id == 'sha256:' + next(image_id for image_id in ids if image_id[0] == unique)
+    with pytest.raises(DockerError, match=r"^image ID prefix '%s' is ambiguous: it matches \d images \(" % shared):
+        store.resolve(shared)
+    with pytest.raises(DockerError, match='ambiguous'):
+        store.resolve('sha256:' + shared)
+
+
+def test_a_tag_that_looks_like_an_id_prefix_wins():
+    record = recorded('classic')
+    image_id = tagged(record, 'fx/a:1')
+    other = tagged(record, 'fx/b:1')
+    summaries = [dict(summary, RepoTags=(summary['RepoTags'] or []) + ['%s:latest' % image_id[7:15]])
+                 if summary['Id'] == other else summary for summary in record['images']]
+    store = ImageStore(summaries, False, [])
+    assert store.resolve(image_id[7:15]).image_id == other
+    assert store.resolve(image_id[7:15], tag='1') is None, 'with another tag a hex name is a repository only'
+    assert store.resolve(image_id[7:16]).image_id == image_id
+
+
+def _without_names(message):
+    """Our refusal in the daemon's words: without the container names and the hint we add."""
+    return re.sub(r' \([^)]*\)(?= is using|$)', '', message.split('; use force')[0])
+
+
+@pytest.mark.parametrize('kind', STORES)
+def test_rmi_replays_the_daemon_records_and_refusals(kind):
+    record = recorded(kind)
+    store = store_of(record, set(record['after_prune']))
+    chains = None
+    if kind == 'classic':
+        chains = dict((image_id, chain_ids(inspect['RootFS']['Layers'])) for image_id, inspect in record['inspect'].items())
+    rules = RemovalRules(store, chains)
+    for step in record['rmi']:
+        match = store.resolve(step['name'])
+        if match is None or not rules.holds(match):
+            assert step['error'].startswith('No such image'), step
+            continue
+        try:
+            records = rules.remove(step['name'], match, step['force'], True)
+        except Conflict as exc:
+            assert 'error' in step, (step, str(exc))
+            daemon = step['error']
+            ours = _without_names(str(exc))
+            assert ours.startswith(daemon) or daemon.startswith(ours.split(' (')[0]), (daemon, str(exc))
+            continue
+        assert 'answer' in step, (step, records)
+        answer = [(key, entry[key]) for entry in step['answer'] for key in ('Untagged', 'Deleted') if entry.get(key)]
+        assert records == answer, step['name']
+
+
+@pytest.mark.parametrize('kind', STORES)
+def test_prune_predicts_the_daemon_report(kind):
+    record = recorded(kind)
+    images = dict((image_id, image_facts(inspect)) for image_id, inspect in record['inspect'].items())
+    used = set(container['ImageID'] for container in record['containers'])
+    if kind == 'containerd':
+        plan = ContainerdPrunePlan(images, used, lambda image_id: [tuple(blob) for blob in record['blobs'][image_id]])
+    else:
+        plan = PrunePlan(images, used, lambda image_id, count: layer_sizes(record['history'][image_id], count))
+    plan.run(True, {}, None)
+    answer = record['prune']['answer']
+    entries = answer['ImagesDeleted'] or []
+    assert sorted(plan.deleted_images + plan.deleted_layers) == sorted(entry['Deleted'] for entry in entries
+                                                                       if entry.get('Deleted'))
+    assert sorted(plan.untagged) == sorted(entry['Untagged'] for entry in entries if entry.get('Untagged'))
+    assert plan.space_reclaimed == answer['SpaceReclaimed']
