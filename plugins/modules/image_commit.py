@@ -153,6 +153,7 @@ from ansible_collections.dockyard.docker.plugins.module_utils._client import Doc
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 
+
 class ContainerCommitter:
     def __init__(self, client):
         self.client = client
