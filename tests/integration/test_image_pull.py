@@ -194,8 +194,11 @@ class SpareRegistry:
             self.process = None
 
     def manifest_requests(self, path, tag):
-        """How many times the registry's access log shows the manifest fetched (one per pull attempt)."""
-        return self.log.read_text().count('"GET /v2/%s/manifests/%s ' % (path, tag))
+        """How many times the registry's access log shows the manifest asked for (one per pull attempt).
+
+        Both stores' pulls ask with one HEAD per attempt; the classic store's follows it with a GET.
+        """
+        return self.log.read_text().count('"HEAD /v2/%s/manifests/%s ' % (path, tag))
 
 
 @pytest.fixture
