@@ -89,3 +89,27 @@ attributes:
     membership:
       - dockyard.docker.docker
 '''
+
+    # The options of modules that take many image names at once (module_utils/_batch.py BATCH_ARGS).
+    BATCH = r'''
+options:
+  parallel:
+    description:
+      - How many of the images in O(name) to work on at the same time.
+    type: int
+    default: 4
+  retries:
+    description:
+      - How often to retry a registry call that failed for a transient reason, that is when the
+        connection to the daemon or registry was refused, reset or timed out, or the answer was a
+        server error (5xx) or C(429 Too Many Requests).
+      - Any other failure (a missing tag or repository, refused credentials, an invalid name) is
+        not retried.
+    type: int
+    default: 0
+  retry_delay:
+    description:
+      - Seconds to wait before the first retry; each further retry waits twice as long.
+    type: float
+    default: 1.0
+'''

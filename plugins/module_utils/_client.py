@@ -11,7 +11,11 @@
 options, imports the Docker SDK for Python (reporting a missing one the way
 Ansible does), connects to the daemon, checks option/API versions, and offers
 one method per Engine API call the modules need. Every method raises only
-DockerError, whose text says what was being done and the daemon's words.
+DockerError, whose text says what was being done and the daemon's words, and
+whose ``transient`` comes from the exception type and HTTP status.
+
+The SDK's public calls are used wherever they exist; ``request`` is the one place
+that shapes an Engine API request itself, for the calls the SDK lacks.
 """
 
 from __future__ import annotations
@@ -19,19 +23,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
-from ansible_collections.dockyard.docker.plugins.module_utils._reference import HUB_ALIASES, HUB_DOMAIN, parse_reference
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError, transient_status
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_reference
+from ansible_collections.dockyard.docker.plugins.module_utils._registry import credentials, registry_key
 from ansible_collections.dockyard.docker.plugins.module_utils._stream import read_stream
 
 try:
     import docker
     from docker import errors as docker_errors
-    from docker.utils import version_lt
+    from docker.utils import convert_filters, version_lt
+    from docker.utils.json_stream import json_stream
     from requests import exceptions as requests_errors
     from requests.adapters import HTTPAdapter
 except ImportError:
@@ -98,27 +103,37 @@ def _tls_adapter(hostname):
     return HostnameAdapter()
 
 
-def registry_host(registry):
-    """A registry as credentials are keyed: ``host[:port]``, without scheme or path; Docker Hub as docker.io."""
-    host = registry.split('://', 1)[-1].split('/', 1)[0].lower()
-    return HUB_DOMAIN if host in HUB_ALIASES else host
+def connection_message(docker_host, exc):
+    cause = _innermost_os_error(exc)
+    reason = cause.strerror if cause is not None else str(exc)
+    return 'Cannot connect to the Docker daemon at %s: %s' % (docker_host, reason)
 
 
-def backoff_delays(retries, delay):
-    """The waits before each retry: ``delay``, doubled each time."""
-    return [delay * (2 ** attempt) for attempt in range(retries)]
+@contextlib.contextmanager
+def calling(action, docker_host):
+    """Turn anything the SDK or the connection raises into one DockerError: 'ACTION: REASON'.
 
-
-def is_transient(error_text):
-    """A registry failure worth retrying: connection trouble or a 5xx, not a missing or refused name."""
-    text = error_text.lower()
-    permanent = ('not found', 'manifest unknown', 'unauthorized', 'denied', 'does not exist', 'invalid reference')
-    if any(word in text for word in permanent):
-        return False
-    transient = ('connection refused', 'connection reset', 'timeout', 'timed out', 'eof',
-                 '500 internal', '502 bad gateway', '503 service', '504 gateway', 'received unexpected http status: 5',
-                 'no such host', 'temporarily unavailable')
-    return any(word in text for word in transient)
+    Whether it is transient follows from the exception's type and HTTP status alone: a broken,
+    refused or timed-out connection and a 5xx or 429 answer are; any other answer is not.
+    """
+    try:
+        yield
+    except DockerError:
+        raise
+    except docker_errors.APIError as exc:
+        reason = exc.explanation or str(exc)
+        if isinstance(reason, bytes):
+            reason = reason.decode('utf-8', 'replace')
+        status = exc.status_code
+        raise DockerError('%s: %s' % (action, str(reason).strip()), transient=transient_status(status), status=status)
+    except (requests_errors.ConnectionError, requests_errors.Timeout) as exc:
+        raise DockerError('%s: %s' % (action, connection_message(docker_host, exc)), transient=True)
+    except requests_errors.ChunkedEncodingError:
+        # A streamed answer (save, export) that the daemon or the connection cut off midway.
+        raise DockerError('%s: the connection to the Docker daemon at %s broke off mid-stream'
+                          % (action, docker_host), transient=True)
+    except docker_errors.DockerException as exc:
+        raise DockerError('%s: %s' % (action, exc))
 
 
 class DockerImageClient:
@@ -178,15 +193,10 @@ class DockerImageClient:
         except docker_errors.TLSParameterError as exc:
             raise DockerError('TLS settings for %s are unusable: %s' % (self.docker_host, exc))
         except docker_errors.DockerException as exc:
-            raise DockerError(self._connection_message(exc))
+            raise DockerError(connection_message(self.docker_host, exc))
         if params['tls_hostname'] and params['validate_certs']:
             api.mount('https://', _tls_adapter(params['tls_hostname']))
         return api
-
-    def _connection_message(self, exc):
-        cause = _innermost_os_error(exc)
-        reason = cause.strerror if cause is not None else str(exc)
-        return 'Cannot connect to the Docker daemon at %s: %s' % (self.docker_host, reason)
 
     def _check_option_versions(self, minimal_versions):
         for option, version in sorted(minimal_versions.items()):
@@ -194,30 +204,32 @@ class DockerImageClient:
                 self.fail('%s needs Docker API %s or later, but the daemon at %s speaks %s'
                           % (option, version, self.docker_host, self.api.api_version))
 
-    @contextlib.contextmanager
     def _calling(self, action):
-        """Turn anything the SDK or the connection raises into one DockerError: 'ACTION: REASON'."""
-        try:
-            yield
-        except DockerError:
-            raise
-        except docker_errors.APIError as exc:
-            reason = exc.explanation or str(exc)
-            if isinstance(reason, bytes):
-                reason = reason.decode('utf-8', 'replace')
-            raise DockerError('%s: %s' % (action, str(reason).strip()))
-        except (requests_errors.ConnectionError, requests_errors.Timeout) as exc:
-            raise DockerError('%s: %s' % (action, self._connection_message(exc)))
-        except requests_errors.ChunkedEncodingError:
-            # A streamed answer (save, export) that the daemon or the connection cut off midway.
-            raise DockerError('%s: the connection to the Docker daemon at %s broke off mid-stream'
-                              % (action, self.docker_host))
-        except docker_errors.DockerException as exc:
-            raise DockerError('%s: %s' % (action, exc))
+        return calling(action, self.docker_host)
 
     def _stream(self, action, events):
         with self._calling(action):
             return read_stream(events, action)
+
+    def request(self, method, path, version=None, stream=False, **kwargs):
+        """The one raw Engine API request, for the calls the SDK lacks; call it inside ``_calling``.
+
+        The SDK's APIClient is a requests.Session: this is its public ``request`` on the daemon's
+        ``base_url`` with the API version prefix (``version``, else the one spoken). An error status
+        raises the SDK's APIError, as its own calls do. Streamed answers wait without a timeout.
+        """
+        url = '%s/v%s%s' % (self.api.base_url, version or self.api.api_version, path)
+        kwargs.setdefault('timeout', None if stream else self.params['timeout'])
+        response = self.api.request(method, url, stream=stream, **kwargs)
+        try:
+            response.raise_for_status()
+        except requests_errors.HTTPError as exc:
+            docker_errors.create_api_error_from_http_exception(exc)
+        return response
+
+    def _progress(self, response):
+        """The decoded JSON progress objects of a streamed answer."""
+        return json_stream(response.iter_content(chunk_size=None))
 
     # --- images -------------------------------------------------------------
 
@@ -245,10 +257,10 @@ class DockerImageClient:
         """
         version = self.api.api_version if version_lt(self.api.api_version, '1.44') else '1.44'
         with self._calling('failed to inspect image %s' % image_id):
-            response = self.api._get('%s/v%s/images/%s/json' % (self.api.base_url, version, image_id))
-            if response.status_code == 404:
+            try:
+                return self.request('GET', '/images/%s/json' % image_id, version=version).json().get('Container') or None
+            except docker_errors.NotFound:
                 return None
-            return self.api._result(response, True).get('Container') or None
 
     def daemon_info(self):
         """``docker info``: among others the daemon's clock and time zone, in ``SystemTime``."""
@@ -288,19 +300,21 @@ class DockerImageClient:
             return self._stream(action, events)
 
     def auth_config(self, name):
-        """The credentials for the registry of image ``name``, chosen the way the docker CLI would.
+        """What the daemon gets as credentials for the registry of image ``name`` (pull, push, look-ups).
 
-        The task's ``registry_auth`` is used when it names that registry or names none. Otherwise
-        None, and the SDK takes them from the docker CLI's config (``$DOCKER_CONFIG/config.json``
-        or ``~/.docker/config.json``): ``credHelpers``, ``credsStore``, then ``auths``.
+        Chosen by ``_registry.credentials``: the task's ``registry_auth``, else the docker CLI's
+        config (``config_path``, ``$DOCKER_CONFIG/config.json`` or ``~/.docker/config.json``).
+        With none found it is empty, not None, so that the SDK does not look up credentials a second way.
         """
-        given = self.params.get('registry_auth')
-        if not given:
-            return None
         registry = parse_reference(str(name), default_tag=None).registry
-        if given.get('registry') and registry_host(given['registry']) != registry_host(registry):
-            return None
-        return {'username': given['username'], 'password': given['password'], 'serveraddress': registry}
+        return self.registry_auth_config(registry)
+
+    def registry_auth_config(self, registry):
+        """``auth_config`` for a registry given by name (``host[:port]``, a URL, or Docker Hub)."""
+        found = credentials(registry, self.params.get('registry_auth'), self.params.get('config_path'))
+        if not found:
+            return {}
+        return {'username': found[0], 'password': found[1], 'serveraddress': registry_key(registry)}
 
     def tag(self, source, repository, tag):
         with self._calling('failed to tag %s as %s:%s' % (source, repository, tag)):
@@ -326,8 +340,7 @@ class DockerImageClient:
             parts = platform.split('/')
             params['platform'] = json.dumps(dict(zip(('os', 'architecture', 'variant'), parts)))
         with self._calling(action):
-            response = self.api._get(self.api._url('/images/get'), params=params, stream=True, timeout=None)
-            self.api._raise_for_status(response)
+            response = self.request('GET', '/images/get', params=params, stream=True)
         return self._guarded_chunks(action, response.iter_content(STREAM_CHUNK_SIZE))
 
     def _guarded_chunks(self, action, chunks):
@@ -337,10 +350,9 @@ class DockerImageClient:
     def load_images(self, fileobj, source):
         action = 'failed to load %s' % source
         with self._calling(action):
-            response = self.api._post(self.api._url('/images/load'), data=fileobj, params={'quiet': '1'},
-                                      headers={'Content-Type': 'application/x-tar'}, stream=True, timeout=None)
-            self.api._raise_for_status(response)
-            return self._stream(action, self.api._stream_helper(response, decode=True))
+            response = self.request('POST', '/images/load', data=fileobj, params={'quiet': '1'},
+                                    headers={'Content-Type': 'application/x-tar'}, stream=True)
+            return self._stream(action, self._progress(response))
 
     def import_image(self, source, repository, tag, data=None, changes=None, message=None, platform=None):
         """``docker import``: ``data`` is a file object, or None when ``source`` is a URL the daemon fetches."""
@@ -353,10 +365,9 @@ class DockerImageClient:
         if platform:
             params['platform'] = platform
         with self._calling(action):
-            response = self.api._post(self.api._url('/images/create'), params=params, data=data,
-                                      headers={'Content-Type': 'application/tar'}, stream=True, timeout=None)
-            self.api._raise_for_status(response)
-            return self._stream(action, self.api._stream_helper(response, decode=True))
+            response = self.request('POST', '/images/create', params=params, data=data,
+                                    headers={'Content-Type': 'application/tar'}, stream=True)
+            return self._stream(action, self._progress(response))
 
     def search(self, term, limit=None, filters=None, auth_config=None):
         """``docker search TERM``; ``auth_config`` (username, password, serveraddress) goes to the index."""
@@ -365,10 +376,9 @@ class DockerImageClient:
             if limit:
                 params['limit'] = limit
             if filters:
-                params['filters'] = docker.utils.convert_filters(filters)
+                params['filters'] = convert_filters(filters)
             headers = {'X-Registry-Auth': docker.auth.encode_header(auth_config)} if auth_config else None
-            return self.api._result(self.api._get(self.api._url('/images/search'), params=params, headers=headers),
-                                    True)
+            return self.request('GET', '/images/search', params=params, headers=headers).json()
 
     # --- containers ---------------------------------------------------------
 
@@ -401,25 +411,3 @@ class DockerImageClient:
     def login(self, username, password, registry, reauth=True):
         with self._calling('failed to log in to %s as %s' % (registry, username)):
             return self.api.login(username, password=password, registry=registry, reauth=reauth)
-
-    # --- retries --------------------------------------------------------------
-
-    def check_batch_options(self):
-        """The options of modules that handle many images at once: ``name``, ``parallel``, ``retries``."""
-        if not self.params['name']:
-            raise DockerError('name must hold at least one image')
-        if self.params['parallel'] < 1:
-            raise DockerError('parallel must be at least 1, got %d' % self.params['parallel'])
-        if self.params['retries'] < 0 or self.params['retry_delay'] < 0:
-            raise DockerError('retries and retry_delay must not be negative')
-
-    def retrying(self, operation, retries, delay):
-        """Run ``operation`` and retry it on transient registry failures, waiting longer each time."""
-        for wait in backoff_delays(retries, delay):
-            try:
-                return operation()
-            except DockerError as exc:
-                if not is_transient(str(exc)):
-                    raise
-            time.sleep(wait)
-        return operation()

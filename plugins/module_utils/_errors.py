@@ -8,9 +8,21 @@
 from __future__ import annotations
 
 
+def transient_status(status):
+    """Whether an HTTP status means "try again later": a 5xx or 429 Too Many Requests, never another 4xx."""
+    return status is not None and (status >= 500 or status == 429)
+
+
 class DockerError(Exception):
     """The one exception type the collection's helpers raise.
 
     Its text is the whole message a user sees: what was being done, to which
-    object, and the daemon's or registry's own words.
+    object, and the daemon's or registry's own words. ``transient`` says whether
+    the same call may succeed when tried again (connection trouble, a 5xx or 429);
+    ``status`` is the daemon's HTTP status when it answered with one.
     """
+
+    def __init__(self, message, transient=False, status=None):
+        super().__init__(message)
+        self.transient = transient
+        self.status = status

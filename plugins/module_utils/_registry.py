@@ -5,17 +5,21 @@
 # This module_utils is PRIVATE to the collection: its interface may change
 # without notice between releases.
 
-"""What the collection does with registries without going through the daemon.
+"""Registry keys, credentials, and what the collection does with registries without the daemon.
+
+``registry_key`` is the one spelling of a registry the collection compares and
+files credentials under. ``credentials`` is the one look-up pull, push, search
+and login use: the task's ``registry_auth``, else what ``docker login`` stored.
 
 ``DockerConfig`` reads and writes the docker CLI's credentials the way the CLI
 does: ``auths`` in ``config.json`` (base64 ``user:password``), or the
 credential helper ``config.json`` names (``credsStore``, ``credHelpers``),
-spoken to through its ``docker-credential-NAME get|store|erase`` protocol.
+spoken to through the Docker SDK's ``docker.credentials.Store``.
 
 ``RegistryClient`` speaks the registry's v2 HTTP API (catalog, tags) with Basic
 or Bearer-token authentication and the caller's certificate checking.
 
-Both raise only DockerError, and no message ever carries a password.
+All raise only DockerError, and no message ever carries a password.
 """
 
 from __future__ import annotations
@@ -24,13 +28,13 @@ import base64
 import json
 import os
 import re
-import subprocess
 import tempfile
 import traceback
 import warnings
 from urllib.parse import urljoin, urlsplit
 
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import HUB_ALIASES
 
 try:
     import requests
@@ -42,16 +46,27 @@ else:
     REQUESTS_IMPORT_ERROR = None
     HAS_REQUESTS = True
 
+try:
+    from docker import credentials as docker_credentials
+except ImportError:
+    HAS_DOCKER_CREDENTIALS = False
+else:
+    HAS_DOCKER_CREDENTIALS = True
+
 DOCKER_HUB_KEY = 'https://index.docker.io/v1/'
-DOCKER_HUB_NAMES = ('docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com')
+# Image names spell Docker Hub as HUB_ALIASES; a registry option may also name its web address.
+DOCKER_HUB_NAMES = HUB_ALIASES + ('registry.hub.docker.com',)
 CATALOG_PAGE_SIZE = 100
 
 
-def config_key(registry):
-    """The key the docker CLI files ``registry``'s credentials under: Hub's URL, else ``host[:port]``."""
+def registry_key(registry):
+    """The key the docker CLI files ``registry``'s credentials under: Hub's URL, else ``host[:port]``.
+
+    ``registry`` may be a host, ``host:port``, or a URL with scheme and path; none means Docker Hub.
+    """
     text = (registry or '').strip()
-    host = re.sub(r'^[a-z][a-z0-9+.-]*://', '', text, flags=re.IGNORECASE).split('/', 1)[0]
-    if not host or host.lower() in DOCKER_HUB_NAMES:
+    host = re.sub(r'^[a-z][a-z0-9+.-]*://', '', text, flags=re.IGNORECASE).split('/', 1)[0].lower()
+    if not host or host in DOCKER_HUB_NAMES:
         return DOCKER_HUB_KEY
     return host
 
@@ -59,6 +74,18 @@ def config_key(registry):
 def default_config_path():
     """``config.json`` in E(DOCKER_CONFIG) when set, else in ``~/.docker``, as the docker CLI looks."""
     return os.path.join(os.environ.get('DOCKER_CONFIG') or os.path.expanduser('~/.docker'), 'config.json')
+
+
+def credentials(registry, registry_auth=None, config_path=None):
+    """``(username, password)`` for ``registry``, or None: the one look-up of pull, push, search and login.
+
+    The task's ``registry_auth`` wins when it names that registry or names none; otherwise what
+    ``docker login`` stored in ``config_path`` (default: the docker CLI's ``config.json``).
+    """
+    key = registry_key(registry)
+    if registry_auth and (not registry_auth.get('registry') or registry_key(registry_auth['registry']) == key):
+        return registry_auth['username'], registry_auth['password']
+    return DockerConfig(config_path).get(key)
 
 
 def _hide(text, secret):
@@ -101,38 +128,37 @@ class DockerConfig:
 
     def _matching_keys(self, key):
         """Keys of ``auths`` that mean the same registry as ``key`` (``https://host:port``, ``host:port/v1/``...)."""
-        return [name for name in self.auths if name == key or config_key(name) == key]
+        return [name for name in self.auths if name == key or registry_key(name) == key]
 
-    def _call_helper(self, helper, verb, payload, secret=None):
+    def _call_helper(self, helper, verb, key, *arguments):
+        """``docker-credential-HELPER VERB`` through the SDK; its answer, or None when it knows no ``key``."""
         program = 'docker-credential-%s' % helper
+        if not HAS_DOCKER_CREDENTIALS:
+            raise DockerError('failed to %s the credentials for %s with %s: the Docker SDK for Python is missing'
+                              % (verb, key, program))
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # the SDK warns of a missing program; its StoreError says it again
+            store = docker_credentials.Store(helper)
         try:
-            completed = subprocess.run([program, verb], input=payload.encode(), stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, check=False)
-        except OSError as exc:
-            raise DockerError('failed to %s credentials with the credential helper %s: %s'
-                              % (verb, program, exc.strerror or exc))
-        output = completed.stdout.decode('utf-8', 'replace').strip()
-        if completed.returncode:
-            reason = output or completed.stderr.decode('utf-8', 'replace').strip() or 'exit status %d' % completed.returncode
-            return None, _hide(reason, secret)
-        return output, None
+            return getattr(store, verb)(key, *arguments)
+        except docker_credentials.CredentialsNotFound:
+            return None
+        except (docker_credentials.StoreError, ValueError, KeyError) as exc:
+            secret = arguments[-1] if arguments else None
+            raise DockerError(_hide('failed to %s the credentials for %s with %s: %s'
+                                    % (verb, key, program, str(exc) or type(exc).__name__), secret))
 
     def get(self, key):
         """``(username, password)`` stored for ``key``, or None."""
         helper = self.helper(key)
         if helper:
-            output, error = self._call_helper(helper, 'get', key)
-            if error:
-                if 'credentials not found' in error.lower():
-                    return None
-                raise DockerError('failed to read the credentials for %s from docker-credential-%s: %s'
-                                  % (key, helper, error))
-            try:
-                answer = json.loads(output)
-                return answer['Username'], answer['Secret']
-            except (ValueError, KeyError, TypeError):
-                raise DockerError('failed to read the credentials for %s from docker-credential-%s: '
+            answer = self._call_helper(helper, 'get', key)
+            if answer is None:
+                return None
+            if not isinstance(answer, dict) or 'Username' not in answer or 'Secret' not in answer:
+                raise DockerError('failed to get the credentials for %s with docker-credential-%s: '
                                   'it did not answer with Username and Secret' % (key, helper))
+            return answer['Username'], answer['Secret']
         for name in self._matching_keys(key):
             entry = self.auths.get(name) or {}
             if entry.get('auth'):
@@ -157,11 +183,7 @@ class DockerConfig:
         """
         helper = self.helper(key)
         if helper:
-            payload = json.dumps({'ServerURL': key, 'Username': username, 'Secret': password})
-            _output, error = self._call_helper(helper, 'store', payload, secret=password)
-            if error:
-                raise DockerError('failed to store the credentials for %s with docker-credential-%s: %s'
-                                  % (key, helper, error))
+            self._call_helper(helper, 'store', key, username, password)
         for name in self._matching_keys(key):
             del self.auths[name]
         if helper:
@@ -174,10 +196,7 @@ class DockerConfig:
         """Forget the registry like ``docker logout``: in its helper, and every matching ``auths`` entry."""
         helper = self.helper(key)
         if helper:
-            _output, error = self._call_helper(helper, 'erase', key)
-            if error and 'credentials not found' not in error.lower():
-                raise DockerError('failed to erase the credentials for %s with docker-credential-%s: %s'
-                                  % (key, helper, error))
+            self._call_helper(helper, 'erase', key)
         for name in self._matching_keys(key):
             del self.auths[name]
         self.save()

@@ -14,7 +14,17 @@ stream. This reader turns such an object into a DockerError.
 
 from __future__ import annotations
 
-from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+import re
+
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError, transient_status
+
+# A failure inside a stream carries no HTTP status, and the daemon fills ``errorDetail.code`` only
+# for the few errors that have one. For the rest its text is all there is: the registry's unexpected
+# status, which the daemon quotes in this fixed phrase, and Go's network errors, which it passes on
+# verbatim. Only these two shapes are read; any other streamed failure counts as permanent.
+_QUOTED_STATUS = re.compile(r'received unexpected HTTP status: ([0-9]{3})\b')
+_NETWORK_ERRORS = ('connection refused', 'connection reset by peer', 'i/o timeout', 'unexpected EOF',
+                   'TLS handshake timeout')
 
 
 def stream_error(event):
@@ -25,6 +35,19 @@ def stream_error(event):
     if isinstance(detail, dict) and detail.get('message'):
         return detail['message']
     return event.get('error') or None
+
+
+def stream_error_transient(event):
+    """Whether the failure ``event`` reports may pass when the call is tried again."""
+    detail = event.get('errorDetail') if isinstance(event.get('errorDetail'), dict) else {}
+    code = detail.get('code')
+    if isinstance(code, int) and 100 <= code <= 599:
+        return transient_status(code)
+    message = stream_error(event) or ''
+    quoted = _QUOTED_STATUS.search(message)
+    if quoted:
+        return transient_status(int(quoted.group(1)))
+    return any(error in message for error in _NETWORK_ERRORS)
 
 
 class StreamResult:
@@ -53,6 +76,6 @@ def read_stream(events, action):
     for event in events:
         message = stream_error(event)
         if message is not None:
-            raise DockerError('%s: %s' % (action, message.strip()))
+            raise DockerError('%s: %s' % (action, message.strip()), transient=stream_error_transient(event))
         seen.append(event)
     return StreamResult(seen)

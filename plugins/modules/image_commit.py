@@ -146,155 +146,18 @@ actions:
   sample: ["Committed container app as app-snapshot:2026-11-29"]
 '''
 
-import json
-import posixpath
-import re
-import shlex
-
+from ansible_collections.dockyard.docker.plugins.module_utils._changes import (
+    expected_settings, parse_changes, settings, target_reference,
+)
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
-from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_reference, with_tag
-
-INSTRUCTIONS = ('CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'ONBUILD', 'USER', 'VOLUME', 'WORKDIR')
-_PORT = re.compile(r'^([0-9]{1,5})(?:-([0-9]{1,5}))?(?:/([A-Za-z]+))?$')
-
-
-class Change:
-    """One ``changes`` line: its instruction, its argument, and what it sets in the image config."""
-
-    def __init__(self, index, line):
-        self.where = 'changes[%d]' % index
-        words = (line or '').strip().split(None, 1)
-        instruction, self.argument = (words + ['', ''])[:2] if words else ('', '')
-        self.instruction = instruction.upper()
-        if not instruction:
-            raise DockerError('%s: the line is empty' % self.where)
-        if self.instruction not in INSTRUCTIONS:
-            raise DockerError('%s: %s is not an instruction a commit accepts; use one of %s'
-                              % (self.where, instruction, ', '.join(INSTRUCTIONS)))
-        if not self.argument:
-            raise DockerError('%s: %s needs an argument' % (self.where, self.instruction))
-        getattr(self, '_check_' + self.instruction.lower(), lambda: None)()
-
-    def _words(self):
-        try:
-            return shlex.split(self.argument)
-        except ValueError as exc:
-            raise DockerError('%s: %s' % (self.where, exc))
-
-    def pairs(self):
-        """``[(key, value)]`` of ENV and LABEL, in either ``KEY=VALUE ...`` or ``KEY VALUE`` form."""
-        words = self._words()
-        if '=' not in words[0]:
-            key_value = self.argument.split(None, 1)
-            if len(key_value) < 2:
-                raise DockerError('%s: %s needs KEY=VALUE pairs or KEY VALUE' % (self.where, self.instruction))
-            return [tuple(key_value)]
-        for word in words:
-            if '=' not in word or word.startswith('='):
-                raise DockerError("%s: '%s' is not of the form KEY=VALUE" % (self.where, word))
-        return [tuple(word.split('=', 1)) for word in words]
-
-    def _check_env(self):
-        self.pairs()
-
-    _check_label = _check_env
-
-    def ports(self):
-        ports = []
-        for word in self.argument.split():
-            match = _PORT.match(word)
-            first, last = (int(match.group(1)), int(match.group(2) or match.group(1))) if match else (0, 0)
-            if not match or not 0 < first <= last <= 65535:
-                raise DockerError("%s: '%s' is not a port, a port range or either with /tcp, /udp or /sctp"
-                                  % (self.where, word))
-            protocol = (match.group(3) or 'tcp').lower()
-            if protocol not in ('tcp', 'udp', 'sctp'):
-                raise DockerError("%s: '%s' names protocol %s; use tcp, udp or sctp" % (self.where, word, protocol))
-            ports.extend('%d/%s' % (port, protocol) for port in range(first, last + 1))
-        return ports
-
-    _check_expose = ports
-
-    def _check_onbuild(self):
-        trigger = self.argument.split()[0].upper()
-        if trigger in ('ONBUILD', 'FROM', 'MAINTAINER'):
-            raise DockerError('%s: ONBUILD cannot trigger %s' % (self.where, trigger))
-
-    def command(self):
-        """CMD and ENTRYPOINT: the JSON (exec) form as it is, the shell form run by /bin/sh -c."""
-        try:
-            value = json.loads(self.argument)
-        except ValueError:
-            value = None
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            return value
-        return ['/bin/sh', '-c', self.argument]
-
-    def volumes(self):
-        value = self.command()
-        return value if value[:2] != ['/bin/sh', '-c'] else self.argument.split()
-
-    def apply(self, config):
-        """Set in a normalized config (see ``settings``) what this line sets, as the daemon does."""
-        if self.instruction == 'CMD':
-            config['Cmd'], config['cmd_set'] = self.command(), True
-        elif self.instruction == 'ENTRYPOINT':
-            config['Entrypoint'] = self.command()
-            if not config['cmd_set']:
-                config['Cmd'] = []
-        elif self.instruction in ('ENV', 'LABEL'):
-            config['Env' if self.instruction == 'ENV' else 'Labels'].update(self.pairs())
-        elif self.instruction == 'EXPOSE':
-            config['ExposedPorts'].update(self.ports())
-        elif self.instruction == 'VOLUME':
-            config['Volumes'].update(self.volumes())
-        elif self.instruction == 'USER':
-            config['User'] = self.argument
-        elif self.instruction == 'WORKDIR':
-            config['WorkingDir'] = posixpath.normpath(posixpath.join('/', config['WorkingDir'] or '/', self.argument))
-        else:
-            config['OnBuild'].append(self.argument)
-
-
-def settings(config):
-    """The parts of an image or container config a commit and its changes decide, normalized."""
-    config = config or {}
-    return {
-        'Cmd': list(config.get('Cmd') or []),
-        'Entrypoint': list(config.get('Entrypoint') or []),
-        'Env': dict(item.split('=', 1) if '=' in item else (item, '') for item in config.get('Env') or []),
-        'Labels': dict(config.get('Labels') or {}),
-        'ExposedPorts': set(config.get('ExposedPorts') or {}),
-        'Volumes': set(config.get('Volumes') or {}),
-        'User': config.get('User') or '',
-        'WorkingDir': config.get('WorkingDir') or '',
-        'OnBuild': list(config.get('OnBuild') or []),
-    }
-
-
-def expected_settings(container_config, changes):
-    """What the image config will hold: the container's config with the changes applied in order."""
-    config = dict(settings(container_config), cmd_set=False)
-    for change in changes:
-        change.apply(config)
-    del config['cmd_set']
-    return config
 
 
 class ContainerCommitter:
     def __init__(self, client):
         self.client = client
         self.params = client.params
-
-    def reference(self):
-        repository = self.params['repository']
-        parsed = parse_reference(repository, default_tag=None)
-        if parsed.tag or parsed.digest:
-            raise DockerError("repository '%s' holds a %s; give the tag in the tag option"
-                              % (repository, 'tag' if parsed.tag else 'digest'))
-        return with_tag(repository, self.params['tag'])
 
     def _same_commit(self, existing, container):
         """Whether ``existing`` is what this task would commit: same source container and settings."""
@@ -307,8 +170,8 @@ class ContainerCommitter:
         return settings(existing.get('Config')) == expected_settings(container.get('Config'), self.changes)
 
     def run(self):
-        reference = self.reference()
-        self.changes = [Change(index, line) for index, line in enumerate(self.params['changes'] or [])]
+        reference = target_reference(self.params['repository'], self.params['tag'])
+        self.changes = parse_changes(self.params['changes'], 'a commit')
         name = self.params['container']
         container = self.client.inspect_container(name)
         if not container:

@@ -164,115 +164,17 @@ actions:
   sample: ["Imported /srv/images/rootfs.tar as base/rootfs:2026.11"]
 '''
 
-import bz2
-import gzip
 import hashlib
 import json
-import lzma
-import os
-import tarfile
-import zlib
-from urllib.error import HTTPError, URLError
 
-from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
-
+from ansible_collections.dockyard.docker.plugins.module_utils._changes import parse_changes, target_reference
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
-from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_reference, with_tag
+from ansible_collections.dockyard.docker.plugins.module_utils._rootfs import RootfsSource
 
-INSTRUCTIONS = ('CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'ONBUILD', 'USER', 'VOLUME', 'WORKDIR')
 CHANGES_LABEL = 'dockyard.docker.import.changes'
 CONFIG_FIELDS = ('Cmd', 'Entrypoint', 'Env', 'ExposedPorts', 'Labels', 'OnBuild', 'User', 'Volumes', 'WorkingDir')
-CHUNK_SIZE = 1024 * 1024
-_DECOMPRESSORS = (
-    (b'\x1f\x8b', lambda raw: gzip.GzipFile(fileobj=raw, mode='rb')),
-    (b'BZh', lambda raw: bz2.BZ2File(raw, mode='rb')),
-    (b'\xfd7zXZ\x00', lambda raw: lzma.LZMAFile(raw, mode='rb')),
-)
-_ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
-
-
-class _Reader:
-    """A file object over ``head`` followed by ``rest`` (a file object or an iterable of chunks).
-
-    With ``digest`` set, everything read is hashed into it.
-    """
-
-    def __init__(self, head, rest):
-        self.buffer = head
-        self.position = 0
-        self.rest = rest if hasattr(rest, 'read') else iter(rest)
-        self.digest = None
-
-    def _more(self, wanted):
-        if hasattr(self.rest, 'read'):
-            return self.rest.read(wanted)
-        return next(self.rest, b'')
-
-    def read(self, size=-1):
-        wanted = CHUNK_SIZE if size is None or size < 0 else size
-        while len(self.buffer) - self.position < wanted:
-            chunk = self._more(max(wanted - len(self.buffer) + self.position, 1))
-            if not chunk:
-                break
-            self.buffer = self.buffer[self.position:] + chunk
-            self.position = 0
-        data = self.buffer[self.position:self.position + wanted]
-        self.position += len(data)
-        if self.position >= len(self.buffer):
-            self.buffer, self.position = b'', 0
-        if self.digest is not None:
-            self.digest.update(data)
-        return data
-
-
-class SourceError(DockerError):
-    """The source is not what an import takes; the text says why, without the action."""
-
-
-def _tar_stream(raw):
-    """The uncompressed stream of ``raw``: gzip, bzip2 and xz are decompressed as the daemon would."""
-    head = raw.read(8)
-    if head.startswith(_ZSTD_MAGIC):
-        raise SourceError('it is compressed with zstd, which the module cannot read; use an uncompressed tar '
-                          'or gzip, bzip2 or xz')
-    for magic, opener in _DECOMPRESSORS:
-        if head.startswith(magic):
-            return _Reader(b'', opener(_Reader(head, raw)))
-    return _Reader(head, raw)
-
-
-def tar_diff_id(raw):
-    """``sha256:HEX`` of the uncompressed tar read from ``raw``, after walking it to check that it is a tar."""
-    stream = _tar_stream(raw)
-    stream.digest = hashlib.sha256()
-    try:
-        with tarfile.open(fileobj=stream, mode='r|') as tar:
-            for _member in tar:
-                pass
-        while stream.read(CHUNK_SIZE):
-            pass
-    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as exc:
-        raise SourceError('it is not a tar archive (%s)' % (str(exc) or type(exc).__name__))
-    except OSError as exc:
-        if exc.errno:
-            raise
-        raise SourceError('it is not a tar archive (%s)' % exc)
-    return 'sha256:' + stream.digest.hexdigest()
-
-
-def check_changes(changes):
-    """Reject lines an import does not accept, naming them ``changes[i]``."""
-    for index, line in enumerate(changes):
-        instruction, _space, argument = (line or '').strip().partition(' ')
-        if not instruction:
-            raise DockerError('changes[%d]: the line is empty' % index)
-        if instruction.upper() not in INSTRUCTIONS:
-            raise DockerError('changes[%d]: %s is not an instruction an import accepts; use one of %s'
-                              % (index, instruction, ', '.join(INSTRUCTIONS)))
-        if not argument.strip():
-            raise DockerError('changes[%d]: %s needs an argument' % (index, instruction.upper()))
 
 
 class ImageImporter:
@@ -282,14 +184,6 @@ class ImageImporter:
         self.changes = [line.strip() for line in self.params['changes'] or []]
         self.src = self.params['src']
 
-    def reference(self):
-        repository = self.params['repository']
-        parsed = parse_reference(repository, default_tag=None)
-        if parsed.tag or parsed.digest:
-            raise DockerError("repository '%s' holds a %s; give the tag in the tag option"
-                              % (repository, 'tag' if parsed.tag else 'digest'))
-        return with_tag(repository, self.params['tag'])
-
     def record(self):
         """The label value recording ``changes`` and ``platform``, or None when neither is given."""
         if not self.changes and not self.params['platform']:
@@ -298,58 +192,7 @@ class ImageImporter:
         return 'sha256:' + hashlib.sha256(text.encode('utf-8')).hexdigest()
 
     def comment(self):
-        return self.params['comment'] or 'Imported from %s' % (self.src if self.kind == 'url' else '-')
-
-    def _source(self):
-        """Kind of ``src`` (file, url, container) and the object it names."""
-        if self.src.startswith('container:'):
-            name = self.src[len('container:'):]
-            if not name:
-                raise DockerError('src: container: must be followed by a container name or ID')
-            return 'container', name
-        if self.src.split('://', 1)[0].lower() in ('http', 'https') and '://' in self.src:
-            return 'url', self.src
-        return 'file', self.src
-
-    def _read(self, action, reader):
-        try:
-            return reader()
-        except SourceError as exc:
-            raise DockerError('%s: %s' % (action, exc))
-        except OSError as exc:
-            raise DockerError('%s: %s' % (action, exc.strerror or exc))
-
-    def diff_id(self, action):
-        """The DiffID the source would import as; checks that it exists and is a tar."""
-        if self.kind == 'container':
-            container = self.client.inspect_container(self.target)
-            if not container:
-                raise DockerError('%s: no such container' % action)
-            self.target = container['Id']
-            return self._read(action, lambda: tar_diff_id(_Reader(b'', self.client.export_container(self.target))))
-        if self.kind == 'url':
-            return self._read(action, self._url_diff_id)
-        if not os.path.exists(self.target):
-            raise DockerError('%s: no such file' % action)
-        if os.path.isdir(self.target):
-            raise DockerError('%s: it is a directory, not a tar archive' % action)
-        with self._read(action, lambda: open(self.target, 'rb')) as handle:
-            return self._read(action, lambda: tar_diff_id(handle))
-
-    def _url_diff_id(self):
-        try:
-            response = open_url(self.target, timeout=self.params['timeout'])
-        except HTTPError as exc:
-            raise SourceError('cannot download it on the managed host: HTTP Error %s: %s' % (exc.code, exc.reason))
-        except URLError as exc:
-            reason = getattr(exc.reason, 'strerror', None) or exc.reason
-            raise SourceError('cannot download it on the managed host: %s' % reason)
-        except (UrlConnectionError, ValueError, OSError) as exc:
-            raise SourceError('cannot download it on the managed host: %s' % exc)
-        try:
-            return tar_diff_id(response)
-        finally:
-            response.close()
+        return self.params['comment'] or 'Imported from %s' % (self.src if self.source.kind == 'url' else '-')
 
     def same_image(self, existing, diff_id):
         """Whether ``existing`` is what this task would import."""
@@ -366,25 +209,12 @@ class ImageImporter:
             return not any(labels if field == 'Labels' else config.get(field) for field in CONFIG_FIELDS)
         return True
 
-    def _import(self, reference, action):
-        changes = list(self.changes)
-        if self.record():
-            changes.append('LABEL %s=%s' % (CHANGES_LABEL, self.record()))
-        kwargs = dict(changes=changes, message=self.params['comment'], platform=self.params['platform'])
-        if self.kind == 'url':
-            return self.client.import_image(self.target, reference.repository, reference.tag, **kwargs)
-        if self.kind == 'container':
-            return self.client.import_image(self.src, reference.repository, reference.tag,
-                                            data=self.client.export_container(self.target), **kwargs)
-        with self._read(action, lambda: open(self.target, 'rb')) as handle:
-            return self.client.import_image(self.src, reference.repository, reference.tag, data=handle, **kwargs)
-
     def run(self):
-        reference = self.reference()
-        check_changes(self.changes)
-        self.kind, self.target = self._source()
+        reference = target_reference(self.params['repository'], self.params['tag'])
+        parse_changes(self.changes, 'an import')
+        self.source = RootfsSource(self.src, self.params['timeout'])
         action = 'failed to import %s as %s' % (self.src, reference)
-        diff_id = self.diff_id(action)
+        diff_id = self.source.diff_id(self.client, action)
         existing = self.client.inspect_image(str(reference))
         outcome = Outcome()
         if self.same_image(existing, diff_id):
@@ -395,7 +225,9 @@ class ImageImporter:
             after = {'exists': True, 'id': None, 'tags': [str(reference)], 'digests': []}
             outcome.note('Would import %s as %s' % (self.src, reference))
         else:
-            self._import(reference, action)
+            changes = self.changes + (['LABEL %s=%s' % (CHANGES_LABEL, self.record())] if self.record() else [])
+            self.source.import_as(self.client, reference, action, changes=changes, message=self.params['comment'],
+                                  platform=self.params['platform'])
             image = self.client.inspect_image(str(reference)) or {}
             after = image_state(image)
             outcome.note('Imported %s as %s' % (self.src, reference))

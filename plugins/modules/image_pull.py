@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - dockyard.docker._docker
   - dockyard.docker._docker.attributes
+  - dockyard.docker._docker.batch
 attributes:
   check_mode:
     description: Runs in check mode, changes nothing and tells whether a run would change something.
@@ -58,23 +59,6 @@ options:
     type: str
     choices: [always, not_present]
     default: always
-  parallel:
-    description:
-      - How many images to pull at the same time.
-    type: int
-    default: 4
-  retries:
-    description:
-      - How often to retry a pull that failed for a transient reason (the registry refused the
-        connection, timed out, or answered with a server error). A missing tag or repository and
-        refused credentials are not retried.
-    type: int
-    default: 0
-  retry_delay:
-    description:
-      - Seconds to wait before the first retry; each further retry waits twice as long.
-    type: float
-    default: 1.0
   registry_auth:
     description:
       - Credentials for the registry, for this task only. Nothing is written to the docker CLI's
@@ -158,8 +142,7 @@ actions:
   sample: ["Pulled image busybox:1.36"]
 '''
 
-from concurrent.futures import ThreadPoolExecutor
-
+from ansible_collections.dockyard.docker.plugins.module_utils._batch import BATCH_ARGS, Batch
 from ansible_collections.dockyard.docker.plugins.module_utils._client import REGISTRY_AUTH_ARG, DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
@@ -178,13 +161,10 @@ class ImagePuller:
     def __init__(self, client):
         self.client = client
         self.params = client.params
+        self.batch = Batch(self.params)
 
     def references(self):
-        self.client.check_batch_options()
         return parse_each('name', self.params['name'], lambda name: with_tag(name, self.params['tag']))
-
-    def _retrying(self, operation):
-        return self.client.retrying(operation, self.params['retries'], self.params['retry_delay'])
 
     def _local(self, reference):
         inspect = self.client.inspect_image(str(reference))
@@ -194,7 +174,7 @@ class ImagePuller:
         """The state a pull would leave, asking the registry for the digest the name has now."""
         if before and reference.digest:
             return before
-        descriptor = self._retrying(lambda: self.client.distribution(reference))['Descriptor']
+        descriptor = self.batch.retrying(lambda: self.client.distribution(reference))['Descriptor']
         remote = '%s@%s' % (reference.repository, descriptor['digest'])
         if before and remote in (before.get('RepoDigests') or []):
             return before
@@ -207,19 +187,12 @@ class ImagePuller:
             return before, before
         if self.client.check_mode:
             return before, self._predict(reference, before)
-        self._retrying(lambda: self.client.pull(reference, platform=self.params['platform']))
+        self.batch.retrying(lambda: self.client.pull(reference, platform=self.params['platform']))
         return before, self.client.inspect_image(str(reference))
-
-    def _try_pull(self, reference):
-        try:
-            return self.pull_one(reference), None
-        except DockerError as exc:
-            return None, str(exc)
 
     def run(self):
         references = self.references()
-        with ThreadPoolExecutor(max_workers=max(1, self.params['parallel'])) as pool:
-            answers = list(pool.map(self._try_pull, references))
+        answers = self.batch.run(self.pull_one, references)
         outcome = Outcome()
         images = []
         for reference, (states, error) in zip(references, answers):
@@ -244,10 +217,8 @@ def main():
             tag=dict(type='str'),
             platform=dict(type='str'),
             pull=dict(type='str', choices=['always', 'not_present'], default='always'),
-            parallel=dict(type='int', default=4),
-            retries=dict(type='int', default=0),
-            retry_delay=dict(type='float', default=1.0),
             registry_auth=REGISTRY_AUTH_ARG,
+            **BATCH_ARGS
         ),
         option_minimal_versions=dict(platform='1.32'),
     )

@@ -25,6 +25,7 @@ author:
 extends_documentation_fragment:
   - dockyard.docker._docker
   - dockyard.docker._docker.attributes
+  - dockyard.docker._docker.batch
 attributes:
   check_mode:
     description: Runs in check mode, changes nothing and tells whether a run would change something.
@@ -58,23 +59,6 @@ options:
       - Without a tag here, the tag of O(name) is used.
       - Only with a single O(name).
     type: str
-  parallel:
-    description:
-      - How many images to push at the same time.
-    type: int
-    default: 4
-  retries:
-    description:
-      - How often to retry a registry lookup or push that failed for a transient reason (the
-        registry refused the connection, timed out, or answered with a server error). Refused
-        credentials and unknown names are not retried.
-    type: int
-    default: 0
-  retry_delay:
-    description:
-      - Seconds to wait before the first retry; each further retry waits twice as long.
-    type: float
-    default: 1.0
   registry_auth:
     description:
       - Credentials for the registry, for this task only. Nothing is written to the docker CLI's
@@ -168,8 +152,7 @@ actions:
   sample: ["Pushed image registry.example.com/team/api:2.1"]
 '''
 
-from concurrent.futures import ThreadPoolExecutor
-
+from ansible_collections.dockyard.docker.plugins.module_utils._batch import BATCH_ARGS, Batch
 from ansible_collections.dockyard.docker.plugins.module_utils._client import REGISTRY_AUTH_ARG, DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
@@ -201,10 +184,10 @@ class ImagePusher:
     def __init__(self, client):
         self.client = client
         self.params = client.params
+        self.batch = Batch(self.params)
 
     def plan(self):
         names = self.params['name']
-        self.client.check_batch_options()
         if self.params['repository'] and len(names) > 1:
             raise DockerError('repository can rename one image only, but name holds %d' % len(names))
         sources = parse_each('name', names, self._source)
@@ -235,9 +218,6 @@ class ImagePusher:
         target.tag = target.tag or source.tag
         return target
 
-    def _retrying(self, operation):
-        return self.client.retrying(operation, self.params['retries'], self.params['retry_delay'])
-
     def push_one(self, push):
         """Tag and push when the registry lacks the image; check mode stops before either."""
         source, target = push.source, push.target
@@ -248,7 +228,7 @@ class ImagePusher:
         if target != source:
             current = self.client.inspect_image(str(target))
             push.tagged = not current or current['Id'] != push.image['Id']
-        push.remote_before = self._retrying(lambda: self.client.remote_digest(target))
+        push.remote_before = self.batch.retrying(lambda: self.client.remote_digest(target))
         known = _repo_digests(push.image, target.repository)
         push.pushed = push.remote_before is None or push.remote_before not in known
         if not push.pushed:
@@ -260,23 +240,16 @@ class ImagePusher:
         if push.tagged:
             self.client.tag(push.image['Id'], target.repository, target.tag)
         if push.pushed:
-            answer = self._retrying(lambda: self.client.push(target.repository, target.tag))
+            answer = self.batch.retrying(lambda: self.client.push(target.repository, target.tag))
             digests = [aux['Digest'] for aux in answer.aux if aux.get('Digest')]
             push.remote_after = digests[-1] if digests else self.client.remote_digest(target)
         if push.tagged or push.pushed:
             push.image = self.client.inspect_image(push.image['Id'])
         return push
 
-    def _try_push(self, push):
-        try:
-            return self.push_one(push), None
-        except DockerError as exc:
-            return push, str(exc)
-
     def run(self):
         pushes = self.plan()
-        with ThreadPoolExecutor(max_workers=self.params['parallel']) as pool:
-            answers = list(pool.map(self._try_push, pushes))
+        answers = self.batch.run(self.push_one, pushes)
         outcome = Outcome()
         check = self.client.check_mode
         images, digests = [], []
@@ -307,10 +280,8 @@ def main():
             name=dict(type='list', elements='str', required=True),
             tag=dict(type='str'),
             repository=dict(type='str'),
-            parallel=dict(type='int', default=4),
-            retries=dict(type='int', default=0),
-            retry_delay=dict(type='float', default=1.0),
             registry_auth=REGISTRY_AUTH_ARG,
+            **BATCH_ARGS
         ),
     )
     try:

@@ -211,7 +211,7 @@ from ansible.module_utils.common.validation import check_type_bool, check_type_i
 from ansible_collections.dockyard.docker.plugins.module_utils._client import REGISTRY_AUTH_ARG, DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._registry import (
-    DOCKER_HUB_KEY, DockerConfig, RegistryClient, config_key,
+    DOCKER_HUB_KEY, RegistryClient, credentials, registry_key,
 )
 
 FILTER_TYPES = {'stars': check_type_int, 'is-official': check_type_bool, 'is-automated': check_type_bool}
@@ -222,7 +222,7 @@ def _index_of(term):
     """The registry the daemon searches for ``term``: the part before the first slash when it names a host."""
     first, slash, _rest = term.partition('/')
     if slash and ('.' in first or ':' in first or first == 'localhost'):
-        return config_key(first)
+        return registry_key(first)
     return DOCKER_HUB_KEY
 
 
@@ -245,27 +245,18 @@ class ImageSearcher:
         self.client = client
         self.params = client.params
 
-    def credentials(self, key):
-        """(username, password) for the registry ``key``: the task's, else those stored by docker login."""
-        given = self.params['registry_auth']
-        if given and (not given['registry'] or config_key(given['registry']) == key):
-            return given['username'], given['password']
-        return DockerConfig(self.params['config_path']).get(key)
-
     def through_daemon(self):
         term = self.params['term']
-        index = _index_of(term)
-        stored = self.credentials(index)
-        auth_config = {'username': stored[0], 'password': stored[1], 'serveraddress': index} if stored else None
         found = self.client.search(term, limit=self.params['limit'], filters=_daemon_filters(self.params['filters']),
-                                   auth_config=auth_config)
+                                   auth_config=self.client.registry_auth_config(_index_of(term)))
         return [{'name': entry.get('name'), 'description': entry.get('description') or '',
                  'stars': entry.get('star_count') or 0, 'official': bool(entry.get('is_official')),
                  'automated': bool(entry.get('is_automated'))} for entry in found]
 
     def from_catalog(self):
         registry = self.params['registry']
-        api = RegistryClient(registry, credentials=self.credentials(config_key(registry)),
+        api = RegistryClient(registry, credentials=credentials(registry, self.params['registry_auth'],
+                                                               self.params['config_path']),
                              validate_certs=self.params['registry_validate_certs'],
                              ca_path=self.params['registry_ca_path'], timeout=self.params['timeout'],
                              tls_hint=TLS_HINT)

@@ -145,7 +145,7 @@ actions:
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
-from ansible_collections.dockyard.docker.plugins.module_utils._registry import DockerConfig, config_key
+from ansible_collections.dockyard.docker.plugins.module_utils._registry import DockerConfig, registry_key
 
 
 def _state(key, stored):
@@ -159,7 +159,7 @@ class RegistryLogin:
     def __init__(self, client):
         self.client = client
         self.params = client.params
-        self.key = config_key(self.params['registry_url'])
+        self.key = registry_key(self.params['registry_url'])
         self.config = DockerConfig(self.params['config_path'])
         self.outcome = Outcome()
 

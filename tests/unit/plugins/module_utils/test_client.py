@@ -1,10 +1,17 @@
-"""Retry classification and back-off of the shared client."""
+"""Which failures are transient (from exception type and HTTP status), and the back-off of retries."""
 
 from __future__ import annotations
 
 import pytest
+import requests
+from docker import errors as docker_errors
 
-from ansible_collections.dockyard.docker.plugins.module_utils._client import backoff_delays, is_transient
+from ansible_collections.dockyard.docker.plugins.module_utils._batch import Batch, backoff_delays
+from ansible_collections.dockyard.docker.plugins.module_utils._client import calling
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError, transient_status
+from ansible_collections.dockyard.docker.plugins.module_utils._stream import read_stream
+
+HOST = 'unix:///run/docker.sock'
 
 
 def test_backoff_doubles():
@@ -12,19 +19,140 @@ def test_backoff_doubles():
     assert backoff_delays(0, 1) == []
 
 
-@pytest.mark.parametrize('text', [
-    'failed to pull x: Get "http://127.0.0.1:5055/v2/": dial tcp 127.0.0.1:5055: connect: connection refused',
-    'failed to pull x: received unexpected HTTP status: 503 Service Unavailable',
-    'failed to push x: net/http: TLS handshake timeout',
+@pytest.mark.parametrize('status, transient', [
+    (500, True), (502, True), (503, True), (504, True), (429, True),
+    (400, False), (401, False), (403, False), (404, False), (409, False), (None, False),
 ])
-def test_transient_failures_are_retried(text):
-    assert is_transient(text)
+def test_transient_statuses(status, transient):
+    assert transient_status(status) is transient
 
 
-@pytest.mark.parametrize('text', [
-    'failed to pull x:nope: manifest for 127.0.0.1:5055/x:nope not found: manifest unknown: manifest unknown',
-    'failed to pull x: pull access denied for x, repository does not exist or may require docker login',
-    'failed to push x: unauthorized: authentication required',
+def api_error(status, message):
+    """Raise the SDK's APIError for a daemon answer of ``status`` whose JSON says ``message``."""
+    response = requests.Response()
+    response.status_code = status
+    raise docker_errors.APIError('%d Client Error' % status, response=response, explanation=message)
+
+
+def failure(raise_it):
+    with pytest.raises(DockerError) as caught:
+        with calling('failed to pull x', HOST):
+            raise_it()
+    return caught.value
+
+
+@pytest.mark.parametrize('status, message, transient', [
+    (500, 'Get "https://127.0.0.1:5099/v2/": dial tcp 127.0.0.1:5099: connect: connection refused', True),
+    (503, 'received unexpected HTTP status: 503 Service Unavailable', True),
+    (429, 'toomanyrequests: You have reached your pull rate limit', True),
+    (404, 'manifest for x not found: manifest unknown: manifest unknown', False),
+    (401, 'unauthorized: authentication required', False),
+    # The words do not decide: a 4xx that sounds like a timeout is not retried.
+    (400, 'connection timed out', False),
 ])
-def test_permanent_failures_are_not_retried(text):
-    assert not is_transient(text)
+def test_daemon_answers_are_classified_by_status(status, message, transient):
+    error = failure(lambda: api_error(status, message))
+    assert str(error) == 'failed to pull x: %s' % message
+    assert error.transient is transient
+    assert error.status == status
+
+
+@pytest.mark.parametrize('exception', [
+    requests.exceptions.ConnectionError('refused'),
+    requests.exceptions.ReadTimeout('read timed out'),
+    requests.exceptions.ConnectTimeout('connect timed out'),
+    requests.exceptions.ChunkedEncodingError('broken'),
+])
+def test_broken_connections_are_transient(exception):
+    def broken():
+        raise exception
+    error = failure(broken)
+    assert error.transient is True
+    assert error.status is None
+
+
+def test_other_sdk_failures_are_not_transient():
+    def invalid():
+        raise docker_errors.InvalidVersion('bad version')
+    error = failure(invalid)
+    assert str(error) == 'failed to pull x: bad version'
+    assert error.transient is False
+
+
+def stream_failure(event):
+    with pytest.raises(DockerError) as caught:
+        read_stream(iter([{'status': 'Pushing'}, event]), 'failed to push x')
+    return caught.value
+
+
+@pytest.mark.parametrize('event, transient', [
+    ({'errorDetail': {'code': 503, 'message': 'service down'}, 'error': 'service down'}, True),
+    ({'errorDetail': {'code': 401, 'message': 'unauthorized: connection refused'}, 'error': 'x'}, False),
+    ({'error': 'received unexpected HTTP status: 502 Bad Gateway'}, True),
+    ({'error': 'received unexpected HTTP status: 403 Forbidden'}, False),
+    ({'error': 'Put "https://r/v2/x/blobs/uploads/": dial tcp 127.0.0.1:5000: connect: connection refused'}, True),
+    ({'error': 'read tcp 127.0.0.1:40000->127.0.0.1:5000: read: connection reset by peer'}, True),
+    ({'error': 'net/http: TLS handshake timeout'}, True),
+    ({'error': 'no basic auth credentials'}, False),
+    ({'error': 'denied: requested access to the resource is denied'}, False),
+])
+def test_streamed_failures_are_classified_from_their_fields(event, transient):
+    assert stream_failure(event).transient is transient
+
+
+class Attempts:
+    """An operation failing with the given errors in turn, then answering 'done'."""
+
+    def __init__(self, *errors):
+        self.errors = list(errors)
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return 'done'
+
+
+def batch(retries):
+    return Batch({'name': ['x'], 'parallel': 1, 'retries': retries, 'retry_delay': 0})
+
+
+def test_a_transient_failure_is_retried_until_it_passes():
+    operation = Attempts(DockerError('a', transient=True), DockerError('b', transient=True))
+    assert batch(3).retrying(operation) == 'done'
+    assert operation.calls == 3
+
+
+def test_a_permanent_failure_is_not_retried():
+    operation = Attempts(DockerError('manifest unknown'))
+    with pytest.raises(DockerError):
+        batch(3).retrying(operation)
+    assert operation.calls == 1
+
+
+def test_retries_run_out():
+    operation = Attempts(*[DockerError('down', transient=True)] * 3)
+    with pytest.raises(DockerError, match='down'):
+        batch(2).retrying(operation)
+    assert operation.calls == 3
+
+
+@pytest.mark.parametrize('params, message', [
+    (dict(name=[]), 'name must hold at least one image'),
+    (dict(parallel=0), 'parallel must be at least 1, got 0'),
+    (dict(retries=-1), 'retries and retry_delay must not be negative'),
+])
+def test_batch_options_are_checked(params, message):
+    given = dict({'name': ['x'], 'parallel': 1, 'retries': 0, 'retry_delay': 0}, **params)
+    with pytest.raises(DockerError, match=message):
+        Batch(given)
+
+
+def test_a_batch_reports_each_failure_by_item():
+    def work(item):
+        if item == 'bad':
+            raise DockerError('failed on bad')
+        return item.upper()
+    assert Batch({'name': ['x'], 'parallel': 2, 'retries': 0, 'retry_delay': 0}).run(work, ['a', 'bad', 'c']) == [
+        ('A', None), (None, 'failed on bad'), ('C', None)]
