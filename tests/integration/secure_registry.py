@@ -20,10 +20,17 @@ engine's registry), ``openssl``, ``curl`` and ``htpasswd`` (Debian package
 Python's ``crypt`` module (bcrypt, Python <= 3.12) or the ``bcrypt`` package when either is
 there.
 
-About the daemon: dockerd treats registries on 127.0.0.0/8 as insecure, so it speaks TLS to
-them without checking the certificate (and would fall back to plain HTTP). The CA made here
-is therefore what clients other than the daemon (curl, the registry v2 API from Python,
-``docker login`` checks done by modules) need; the daemon itself needs no certs.d entry.
+About the daemon: dockerd always counts 127.0.0.0/8 as an insecure registry range (``docker
+info`` lists it; neither a certs.d entry nor a ``localhost`` name changes that, the name is
+resolved to its address). For an insecure registry it tries HTTPS without checking the
+certificate, then plain HTTP. When it falls back differs by engine: Docker 20.10 takes the HTTPS
+answer of a TLS registry as final (a 404 or 401 is reported as such), Docker 26.1 and 28.5 try
+plain HTTP after any failed HTTPS look-up or login, which a TLS-only registry answers with
+``400 Bad Request`` or a reset connection. So tests where the daemon talks to the registry (push,
+pull, credentials) use ``tls=False``, an auth registry on plain HTTP, the realistic case of a
+registry on loopback, where both engines report the registry's own answer. The TLS registry is for
+what speaks TLS itself (image_search's catalog, curl) and for the tests that record each engine's
+behaviour against it; its CA is what those clients need.
 """
 
 from __future__ import annotations
@@ -108,6 +115,22 @@ def docker_config(directory, auths=None, creds_store=None, cred_helpers=None):
     path = directory / 'config.json'
     path.write_text(json.dumps(config))
     return path
+
+
+def engine_api_version(engine):
+    """The daemon's API version as a tuple: (1, 41) for Docker 20.10, (1, 51) for Docker 28.5."""
+    return tuple(int(part) for part in engine.api.version()['ApiVersion'].split('.'))
+
+
+# From this API version on the daemon tries plain HTTP after a failed HTTPS look-up or login of an insecure
+# registry: seen on Docker 26.1 (API 1.45, issue 8) and 28.5 (1.51); 20.10 (1.41) does not. Engines in between
+# were not tried.
+HTTP_FALLBACK_API = (1, 45)
+
+
+def containerd_store(engine):
+    """Whether the daemon keeps images in containerd's image store, whose pushes and pulls word errors their own way."""
+    return ['driver-type', 'io.containerd.snapshotter.v1'] in (engine.api.info().get('DriverStatus') or [])
 
 
 class SecureRegistry:

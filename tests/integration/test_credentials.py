@@ -1,27 +1,32 @@
 """Registry credentials, as the modules find them: registry_auth, the docker CLI's config.json, credential helpers.
 
-All against a real ``docker-registry`` with htpasswd auth behind TLS (secure_registry.py).
+All against a real ``docker-registry`` with htpasswd auth on plain HTTP (secure_registry.py), as a
+registry on loopback is for the daemon; the last test records what each engine does with one behind TLS.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
+import docker
 import pytest
 
 from conftest import task
 import secure_registry as registries
-from secure_registry import docker_config
+from secure_registry import HTTP_FALLBACK_API, containerd_store, docker_config, engine_api_version
 
 secure_registry = registries.secure_registry  # the fixture, for the tests of this file
 
 
 @pytest.fixture
 def registry(secure_registry):
-    return secure_registry()
+    # Plain HTTP with auth: on loopback the daemon reports this registry's own answers on every engine
+    # (against TLS, Docker 28.5 falls back to plain HTTP after a 401 or 404; see secure_registry.py).
+    return secure_registry(tls=False)
 
 
 def local_image(engine, registry, path, tag='1'):
@@ -109,9 +114,10 @@ def test_registry_auth_for_another_registry_leaves_config_json_in_charge(ansible
     assert result['changed'] is True, result.get('msg')
 
 
-def test_registry_auth_may_name_the_registry_as_a_url(ansible, engine, registry, unique, tmp_path):
+@pytest.mark.parametrize('url', ['https://%s/v2/', 'http://%s'])
+def test_registry_auth_may_name_the_registry_as_a_url(ansible, engine, registry, unique, tmp_path, url):
     reference, _image_id = local_image(engine, registry, 'creds/%s' % unique)
-    as_url = dict(registry.auth_config(), registry='https://%s/v2/' % registry.address)
+    as_url = dict(registry.auth_config(), registry=url % registry.address)
 
     result = ansible.run(task('image_push', name=reference, registry_auth=as_url),
                          extra_env={'DOCKER_CONFIG': str(tmp_path)})[0]
@@ -129,10 +135,13 @@ def test_image_pull_uses_registry_auth(ansible, engine, registry, unique, tmp_pa
         task('image_pull', name=reference, registry_auth=auth), task('image_pull', name=reference, registry_auth=auth),
         extra_env={'DOCKER_CONFIG': str(tmp_path)}).results
     assert without['failed'] is True
-    # Without credentials the daemon's HTTPS attempt is refused; dockerd then falls back to plain HTTP, as it
-    # does for every loopback ("insecure") registry, and reports that attempt's failure instead (20.10: "read
-    # tcp ...: connection reset by peer", the TLS-only registry dropping a plain request).
-    assert without['msg'].startswith('failed to pull %s: ' % reference)
+    # The daemon's words: the containerd store's resolver has its own, the classic store quotes the request.
+    if containerd_store(engine):
+        words = ('failed to resolve reference "%s": pull access denied, repository does not exist or may require '
+                 'authorization: authorization failed: no basic auth credentials' % reference)
+    else:
+        words = 'Head "%s/v2/creds/%s/manifests/1": no basic auth credentials' % (registry.url, unique)
+    assert without['msg'] == 'failed to pull %s: %s' % (reference, words)
     assert check['changed'] is True
     assert pull['changed'] is True
     assert pull['image']['Id'] == image_id
@@ -164,13 +173,16 @@ def test_the_password_is_absent_from_all_output_at_vvv(ansible, engine, registry
     assert 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' in run.stdout, 'the -vvv output shows the masked invocation'
 
 
-def test_the_daemon_does_not_check_tls_of_a_loopback_registry_but_enforces_its_auth(engine, registry, unique):
-    """Documents the daemon's behaviour the other tests rely on.
+def test_a_tls_registry_on_loopback_as_each_engine_sees_it(engine, secure_registry, unique):
+    """Records what the daemon does with a registry behind TLS on loopback, and why the tests above use plain HTTP.
 
-    dockerd counts 127.0.0.0/8 as an insecure registry range: it speaks TLS to the registry
-    without verifying the certificate (which nobody but the test trusts), so pushes work without a
-    certs.d entry; the registry's htpasswd auth is enforced all the same.
+    dockerd counts 127.0.0.0/8 as an insecure registry range: it speaks TLS to the registry without
+    verifying the certificate (which nobody but the test trusts) and the registry's htpasswd auth is
+    enforced. When the HTTPS answer is not a success, Docker 20.10 reports it; newer engines try plain
+    HTTP next, which the TLS-only registry drops, so a look-up of an absent tag reads as a reset
+    connection instead of the registry's 404.
     """
+    registry = secure_registry()
     untrusted = subprocess.run(['curl', '-sS', '-o', '/dev/null', 'https://%s/v2/' % registry.address],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
     assert untrusted.returncode == 60, 'curl without the test CA must reject the certificate'
@@ -179,11 +191,28 @@ def test_the_daemon_does_not_check_tls_of_a_loopback_registry_but_enforces_its_a
     assert plain.stdout == '400', 'the registry speaks TLS only'
     reference, _image_id = local_image(engine, registry, 'creds/%s' % unique)
     repository = reference.rsplit(':', 1)[0]
+    auth = {'username': registry.username, 'password': registry.password}
 
     refused = list(engine.api.push(repository, tag='1', stream=True, decode=True))
-    assert refused[-1].get('error') == 'no basic auth credentials'
-    accepted = list(engine.api.push(repository, tag='1', stream=True, decode=True,
-                                    auth_config={'username': registry.username, 'password': registry.password}))
+    assert refused[-1].get('error') == (
+        'push access denied, repository does not exist or may require authorization: authorization failed: '
+        'no basic auth credentials' if containerd_store(engine) else 'no basic auth credentials')
+    accepted = list(engine.api.push(repository, tag='1', stream=True, decode=True, auth_config=auth))
     assert not any('error' in event for event in accepted), accepted
     assert any(line.startswith('127.0.0.1') and ' HTTP/1.1" 201 ' in line
                for line in registry.uploads('creds/%s/manifests/1' % unique)), 'the manifest was put over TLS'
+    # Both engines end a push with '1: digest: sha256:... size: N' (only 20.10 sends it as an aux event too).
+    pushed = [event['status'].split()[2] for event in accepted if event.get('status', '').startswith('1: digest: ')]
+    assert engine.api.inspect_distribution(reference, auth_config=auth)['Descriptor']['digest'] == pushed[-1]
+
+    absent = '%s:absent' % repository
+    if engine_api_version(engine) >= HTTP_FALLBACK_API:
+        with pytest.raises(docker.errors.APIError) as caught:
+            engine.api.inspect_distribution(absent, auth_config=auth)
+        assert caught.value.response.status_code == 500
+        reset = r'read tcp 127\.0\.0\.1:\d+->%s: read: connection reset by peer' % re.escape(registry.address)
+        assert re.fullmatch(reset, caught.value.explanation), caught.value.explanation
+    else:
+        with pytest.raises(docker.errors.NotFound) as caught:
+            engine.api.inspect_distribution(absent, auth_config=auth)
+        assert caught.value.explanation == 'manifest unknown: manifest unknown'
