@@ -27,18 +27,19 @@ HUB_DOMAIN = 'docker.io'
 HUB_ALIASES = ('docker.io', 'index.docker.io', 'registry-1.docker.io')
 MAX_NAME_LENGTH = 255
 
-_PATH_COMPONENT = re.compile(r'^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$')
+_PATH_COMPONENT = re.compile(r'^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\Z')
 _DOMAIN = re.compile(
     r'^(?:\[[0-9A-Fa-f:.]+\]'
     r'|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)'
-    r'(?::[0-9]+)?$'
+    r'(?::[0-9]+)?\Z'
 )
-_TAG = re.compile(r'^[\w][\w.-]{0,127}$')
-_DIGEST = re.compile(r'^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$')
-_SHA256_DIGEST = re.compile(r'^sha256:[0-9a-f]{64}$')
-_IMAGE_ID = re.compile(r'^(?:sha256:)?[0-9a-f]{64}$')
-_SHORT_IMAGE_ID = re.compile(r'^[0-9a-f]{12,63}$')
-_ID_PREFIX = re.compile(r'^[0-9a-f]{1,64}$')
+# ASCII only, as distribution's grammar: Python's \w would also take letters such as 'ä'.
+_TAG = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z')
+_DIGEST = re.compile(r'^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}\Z')
+_SHA256_DIGEST = re.compile(r'^sha256:[0-9a-f]{64}\Z')
+_IMAGE_ID = re.compile(r'^(?:sha256:)?[0-9a-f]{64}\Z')
+_SHORT_IMAGE_ID = re.compile(r'^[0-9a-f]{12,63}\Z')
+_ID_PREFIX = re.compile(r'^[0-9a-f]{1,64}\Z')
 
 
 class ImageReference:
@@ -210,3 +211,17 @@ def is_id_prefix(text):
     How short a prefix the daemon resolves depends on its store (see ``_store.MIN_PREFIX``).
     """
     return bool(_ID_PREFIX.match(text))
+
+
+def push_target(source, repository):
+    """The name ``source`` is pushed as: ``repository`` (parsed, with the source's tag when it has none), or itself."""
+    if not repository:
+        return source
+    try:
+        target = parse_reference(repository, default_tag=None)
+    except DockerError as exc:
+        raise DockerError('repository: %s' % exc)
+    if target.digest:
+        raise DockerError("repository: '%s' pins a digest; only a tag can be pushed" % repository)
+    target.tag = target.tag or source.tag
+    return target

@@ -418,3 +418,9 @@ class RemovalRules:
         else:
             del self.refs[image_id]
         return records
+
+
+def repo_digests(inspect, repository):
+    """The digests an image carries for ``repository``, from its inspect data's RepoDigests."""
+    prefix = repository + '@'
+    return sorted(entry[len(prefix):] for entry in (inspect or {}).get('RepoDigests') or [] if entry.startswith(prefix))

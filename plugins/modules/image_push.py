@@ -157,14 +157,8 @@ from ansible_collections.dockyard.docker.plugins.module_utils._client import REG
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
-    DEFAULT_TAG, parse_each, parse_reference, with_tag)
-from ansible_collections.dockyard.docker.plugins.module_utils._store import id_name
-
-
-def _repo_digests(inspect, repository):
-    """The digests ``inspect``'s image carries for ``repository`` (from its RepoDigests)."""
-    prefix = repository + '@'
-    return sorted(entry[len(prefix):] for entry in (inspect or {}).get('RepoDigests') or [] if entry.startswith(prefix))
+    DEFAULT_TAG, parse_each, push_target, with_tag)
+from ansible_collections.dockyard.docker.plugins.module_utils._store import id_name, repo_digests
 
 
 class Push:
@@ -191,7 +185,7 @@ class ImagePusher:
         if self.params['repository'] and len(names) > 1:
             raise DockerError('repository can rename one image only, but name holds %d' % len(names))
         sources = parse_each('name', names, self._source)
-        return [Push(source, self._target(source)) for source in sources]
+        return [Push(source, push_target(source, self.params['repository'])) for source in sources]
 
     def _source(self, name):
         """The local image to push: a reference, or an image ID (full or a prefix) when ``repository`` names it."""
@@ -205,19 +199,6 @@ class ImagePusher:
             raise DockerError("'%s' pins a digest; only a tag can be pushed" % name)
         return source
 
-    def _target(self, source):
-        repository = self.params['repository']
-        if not repository:
-            return source
-        try:
-            target = parse_reference(repository, default_tag=None)
-        except DockerError as exc:
-            raise DockerError('repository: %s' % exc)
-        if target.digest:
-            raise DockerError("repository: '%s' pins a digest; only a tag can be pushed" % repository)
-        target.tag = target.tag or source.tag
-        return target
-
     def push_one(self, push):
         """Tag and push when the registry lacks the image; check mode stops before either."""
         source, target = push.source, push.target
@@ -229,7 +210,7 @@ class ImagePusher:
             current = self.client.inspect_image(str(target))
             push.tagged = not current or current['Id'] != push.image['Id']
         push.remote_before = self.batch.retrying(lambda: self.client.remote_digest(target))
-        known = _repo_digests(push.image, target.repository)
+        known = repo_digests(push.image, target.repository)
         push.pushed = push.remote_before is None or push.remote_before not in known
         if not push.pushed:
             push.remote_after = push.remote_before

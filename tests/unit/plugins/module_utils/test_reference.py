@@ -104,3 +104,9 @@ def test_image_ids():
     assert not is_image_id('a' * 12)
     assert may_be_short_id('0123456789ab')
     assert not may_be_short_id('busybox')
+
+
+@pytest.mark.parametrize('text', ['busybox:t\u00e4gs', 'busybox:1\n', 'busybox\n', 'b\u00fcsybox:1', 'busybox@sha256:' + 'a' * 64 + '\n'])
+def test_the_grammar_is_ascii_and_anchored_at_the_very_end(text):
+    with pytest.raises(DockerError):
+        parse_reference(text)
