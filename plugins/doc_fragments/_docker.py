@@ -113,3 +113,30 @@ options:
     type: float
     default: 1.0
 '''
+
+    # Credentials for one task, for the modules that reach a registry through the daemon.
+    REGISTRY_AUTH = r'''
+options:
+  registry_auth:
+    description:
+      - Credentials for the registry, for this task only. Nothing is written to the docker CLI's
+        configuration.
+      - Without them, or for images of another registry than O(registry_auth.registry), the
+        credentials are those the docker CLI would use, read from C(config.json) in E(DOCKER_CONFIG)
+        or C(~/.docker/), from its C(credHelpers), its C(credsStore), then its C(auths).
+    type: dict
+    suboptions:
+      username:
+        description: The user name to log in with.
+        type: str
+        required: true
+      password:
+        description: The password or token. It never appears in results or logs.
+        type: str
+        required: true
+      registry:
+        description:
+          - The registry the credentials are for, C(host[:port]) (a V(https://) URL is accepted too).
+          - When not given, they are used for every image of the task.
+        type: str
+'''

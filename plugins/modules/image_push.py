@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - dockyard.docker._docker
   - dockyard.docker._docker.attributes
   - dockyard.docker._docker.batch
+  - dockyard.docker._docker.registry_auth
 attributes:
   check_mode:
     description: Runs in check mode, changes nothing and tells whether a run would change something.
@@ -59,28 +60,6 @@ options:
       - Without a tag here, the tag of O(name) is used.
       - Only with a single O(name).
     type: str
-  registry_auth:
-    description:
-      - Credentials for the registry, for this task only. Nothing is written to the docker CLI's
-        configuration.
-      - Without them, or for images of another registry than O(registry_auth.registry), the
-        credentials are those the docker CLI would use, read from C(config.json) in E(DOCKER_CONFIG)
-        or C(~/.docker/), from its C(credHelpers), its C(credsStore), then its C(auths).
-    type: dict
-    suboptions:
-      username:
-        description: The user name to log in with.
-        type: str
-        required: true
-      password:
-        description: The password or token. It never appears in results or logs.
-        type: str
-        required: true
-      registry:
-        description:
-          - The registry the credentials are for, C(host[:port]) (a V(https://) URL is accepted too).
-          - When not given, they are used for every image of the task.
-        type: str
 notes:
   - The Docker daemon treats registries on C(127.0.0.0/8) as insecure and does not check their TLS
     certificates; for other registries it trusts the CAs in C(/etc/docker/certs.d/HOST:PORT/) of the
