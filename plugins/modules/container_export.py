@@ -138,8 +138,8 @@ class ContainerExporter:
         outcome = Outcome()
         outcome.record(self.path, before, {'exists': True, 'size': size, 'sha256': sha256})
         if outcome.changed:
-            outcome.note('%s container %s to %s' % ('Would export' if self.client.check_mode else 'Exported',
-                                                   self.params['container'], self.path))
+            verb = 'Would export' if self.client.check_mode else 'Exported'
+            outcome.note('%s container %s to %s' % (verb, self.params['container'], self.path))
         if before['exists'] or not self.client.check_mode:
             attributes = {'before': {}, 'after': {}}
             file_args = self.module.load_file_common_arguments(self.params, path=self.path)

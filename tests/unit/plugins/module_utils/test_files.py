@@ -108,4 +108,3 @@ def test_target_state(tmp_path):
     with pytest.raises(DockerError) as error:
         target_state(str(tmp_path / 'no' / 'out.tar'), ACTION)
     assert str(error.value) == '%s: cannot create a file in %s/no: No such file or directory' % (ACTION, tmp_path)
-
