@@ -249,19 +249,6 @@ class DockerImageClient:
         with self._calling('failed to read the history of image %s' % name):
             return self.api.history(name)
 
-    def image_source_container(self, image_id):
-        """The ID of the container an image was committed from, or None.
-
-        Image inspect leaves this out from API 1.45 on, though the daemon still
-        records it, so it is asked for with API 1.44 when the daemon speaks more.
-        """
-        version = self.api.api_version if version_lt(self.api.api_version, '1.44') else '1.44'
-        with self._calling('failed to inspect image %s' % image_id):
-            try:
-                return self.request('GET', '/images/%s/json' % image_id, version=version).json().get('Container') or None
-            except docker_errors.NotFound:
-                return None
-
     def daemon_info(self):
         """``docker info``: among others the daemon's clock and time zone, in ``SystemTime``."""
         with self._calling('failed to read the daemon information'):

@@ -40,8 +40,10 @@ attributes:
     description: A second run with the same options changes nothing and reports C(ok).
     support: full
     details:
-      - Needs the daemon to report the source container of an image. Daemons that keep images in the
-        containerd image store do not record it, so there every run commits.
+      - The image is the same commit when it came from the same container, with the same author, comment and
+        resulting configuration. The container is recorded in the image's label
+        C(dockyard.docker.commit.container) (its full ID), as daemons with the containerd image store do not
+        record it themselves.
 options:
   container:
     description:
@@ -154,6 +156,10 @@ from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outco
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 
 
+# Daemons with the containerd image store do not record an image's source container, so the module does.
+SOURCE_LABEL = 'dockyard.docker.commit.container'
+
+
 class ContainerCommitter:
     def __init__(self, client):
         self.client = client
@@ -161,7 +167,8 @@ class ContainerCommitter:
 
     def _same_commit(self, existing, container):
         """Whether ``existing`` is what this task would commit: same source container and settings."""
-        if not existing or self.client.image_source_container(existing['Id']) != container['Id']:
+        labels = ((existing or {}).get('Config') or {}).get('Labels') or {}
+        if labels.get(SOURCE_LABEL) != container['Id']:
             return False
         if (existing.get('Author') or '') != (self.params['author'] or ''):
             return False
@@ -171,11 +178,13 @@ class ContainerCommitter:
 
     def run(self):
         reference = target_reference(self.params['repository'], self.params['tag'])
-        self.changes = parse_changes(self.params['changes'], 'a commit')
+        parse_changes(self.params['changes'], 'a commit')  # a malformed line fails before the daemon is asked
         name = self.params['container']
         container = self.client.inspect_container(name)
         if not container:
             raise DockerError('failed to commit container %s as %s: no such container' % (name, reference))
+        changes = list(self.params['changes'] or []) + ['LABEL %s=%s' % (SOURCE_LABEL, container['Id'])]
+        self.changes = parse_changes(changes, 'a commit')
         existing = self.client.inspect_image(str(reference))
         outcome = Outcome()
         if self._same_commit(existing, container) and not self.params['force']:
@@ -190,7 +199,7 @@ class ContainerCommitter:
         else:
             image_id = self.client.commit(container['Id'], reference.repository, reference.tag,
                                           message=self.params['comment'], author=self.params['author'],
-                                          pause=self.params['pause'], changes=self.params['changes'])
+                                          pause=self.params['pause'], changes=changes)
             image = self.client.inspect_image(image_id) or {}
             after = image_state(image)
             outcome.note('Committed container %s as %s' % (name, reference))

@@ -49,7 +49,10 @@ def test_commit_check_apply_and_idempotence(ansible, engine, unique):
     image_id = engine.image_id(reference)
     assert apply['image']['Id'] == image_id
     assert apply['actions'] == ['Committed container commit-%s as %s' % (unique, reference)]
-    assert apply['diff']['after'] == {reference: {'exists': True, 'id': image_id, 'tags': [reference], 'digests': []}}
+    # The containerd store names a local image by its manifest digest in each repository that tags it.
+    digests = ['%s@%s' % (repository, image_id)] if engine.containerd else []
+    assert apply['diff']['after'] == {reference: {'exists': True, 'id': image_id, 'tags': [reference],
+                                                  'digests': digests}}
 
     for again in (check_again, apply_again):
         assert again['changed'] is False
@@ -64,7 +67,7 @@ def test_commit_check_apply_and_idempotence(ansible, engine, unique):
     assert history[0] == 'snapshot %s|sh -c echo %s > /committed' % (unique, unique)
     config = inspect['Config']
     assert {'MODE=production', 'GREETING=hello world'} <= set(config['Env'])
-    assert config['Labels'] == {'org.example.team': 'ops'}
+    assert config['Labels'] == {'org.example.team': 'ops', 'dockyard.docker.commit.container': container_id}
     assert sorted(config['ExposedPorts']) == ['53/udp', '8080/tcp']
     assert list(config['Volumes']) == ['/data']
     assert config['WorkingDir'] == '/srv/app'
