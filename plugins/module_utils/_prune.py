@@ -27,7 +27,7 @@ import tarfile
 
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._store import (
-    Reference, chain_ids, references_of, single_reference)
+    NONE_REFERENCES, Reference, chain_ids, references_of, single_reference)
 
 FILTERS = ('until', 'label', 'label!')
 SECOND = 10 ** 9
@@ -302,14 +302,21 @@ def saved_blobs(chunks, manifest_digest):
 class ContainerdPrunePlan:
     """The containerd store's image prune, played out on the image list; nothing is removed.
 
-    ``images`` maps IDs to ``{references, created, labels, layers, content}`` (layers: the diff IDs;
-    content: the bytes of the manifest, config and layer blobs); ``blobs_of(image ID)`` gives those blobs
-    one by one (see saved_blobs), asked only for images that share a layer, where the sum would mislead.
+    ``images`` maps IDs to ``{references, names, created, labels, layers, content}`` (layers: the diff
+    IDs; content: the bytes of the manifest, config and layer blobs); ``dangling`` holds the IDs the image
+    list shows with ``dangling=true`` (an untagged image counts as dangling, listed there or not);
+    ``blobs_of(image ID)`` gives an image's blobs one by one (see saved_blobs), asked only for images
+    that share a layer, where the sum would mislead.
+
+    The store keeps an untagged image under a name made of its ID (``moby-dangling@ID``), and a load that
+    tags such an image again leaves that name in place, hidden: the image looks tagged, yet the dangling
+    filter lists it, and a prune drops that name (reported as untagged by ID) and keeps the image.
     """
 
-    def __init__(self, images, used, blobs_of):
+    def __init__(self, images, used, dangling, blobs_of):
         self.images = images
         self.used = used
+        self.dangling = dangling
         self.blobs_of = blobs_of
         self.deleted_images, self.deleted_layers, self.untagged = [], [], []
         self.space_reclaimed = 0
@@ -317,16 +324,20 @@ class ContainerdPrunePlan:
     def run(self, dangling_only, filters, until_ns):
         for image_id in sorted(self.images):
             image = self.images[image_id]
-            tags = [reference.text for reference in image['references'] if reference.tagged]
-            if (dangling_only and tags) or not selected(image, filters, until_ns, containerd=True):
+            # An image pulled by digest is named NAME@DIGEST (inspect lists it among RepoTags): not dangling.
+            names = [reference.text for reference in image['references'] if reference.text in image['names']]
+            tags = [text for text in names if '@' not in text]
+            held_by_id = image_id in self.dangling or not names
+            if (dangling_only and not held_by_id) or not selected(image, filters, until_ns, containerd=True):
                 continue
             if image_id in self.used:
                 # A used image loses all its tags but the last in the daemon's order, and stays.
                 self.untagged.extend(tags[:-1])
                 continue
-            # An untagged image is held by a name made of its ID, which the daemon reports as untagged.
-            self.untagged.extend(tags or [image_id])
-            self.deleted_images.append(image_id)
+            dropped = ([] if dangling_only else names) + ([image_id] if held_by_id else [])
+            self.untagged.extend(dropped)
+            if len(dropped) == len(names) + held_by_id:
+                self.deleted_images.append(image_id)
         self.space_reclaimed = self._freed()
         return self
 
@@ -358,6 +369,7 @@ def image_facts(inspect):
     return {
         'parent': inspect.get('Parent') or '',
         'references': sorted((Reference(text) for text in references_of(inspect)), key=lambda ref: ref.key),
+        'names': [text for text in inspect.get('RepoTags') or [] if text not in NONE_REFERENCES],
         'chain': chain_ids(layers),
         'layers': layers,
         'content': inspect.get('Size') or 0,
@@ -372,7 +384,9 @@ def predict(client, store, dangling_only, filters, until_ns):
     images = dict((inspect['Id'], image_facts(inspect)) for inspect in inspects if inspect)
     used = set(container.image_id for container in store.containers)
     if store.containerd:
-        plan = ContainerdPrunePlan(images, used, lambda image_id: saved_blobs(client.save_images([image_id]), image_id))
+        dangling = set(summary['Id'] for summary in client.list_images(filters={'dangling': True}))
+        plan = ContainerdPrunePlan(images, used, dangling,
+                                   lambda image_id: saved_blobs(client.save_images([image_id]), image_id))
     else:
         plan = PrunePlan(images, used, lambda image_id, count: layer_sizes(client.image_history(image_id), count))
     return plan.run(dangling_only, filters, until_ns)

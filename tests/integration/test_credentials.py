@@ -163,7 +163,8 @@ def test_the_password_is_absent_from_all_output_at_vvv(ansible, engine, registry
         task('image_push', name=reference, registry_auth=wrong),
         task('image_pull', name=other, registry_auth=registry.auth_config()),
         task('image_pull', name=other, registry_auth=wrong),
-        verbosity=3, extra_env={'DOCKER_CONFIG': str(tmp_path)})
+        # ansible-core 2.21 leaves the invocation out of results unless asked (INJECT_INVOCATION).
+        verbosity=3, extra_env={'DOCKER_CONFIG': str(tmp_path), 'ANSIBLE_INJECT_INVOCATION': 'true'})
     assert [result['failed'] for result in run.results] == [False, False, True, False, True]
     recorded = json.dumps(run.results)
     for secret in (registry.password, wrong_password):

@@ -235,3 +235,28 @@ def test_bad_filters_are_rejected_before_the_daemon(ansible):
     for result, message in zip(results, [message for _args, message in cases] + [cases[2][1]]):
         assert result['failed'] is True
         assert result['msg'] == message if 'maybe' not in message else result['msg'].startswith(message)
+
+
+def test_an_image_loaded_back_under_a_moved_tag(ansible, engine, unique):
+    """docker load brings a tag back to the image it had left; the image it moved to is dangling again.
+
+    The containerd store keeps the reloaded image's own dangling name as well: a prune drops that name,
+    reported as untagged by ID, and keeps the image for its tag.
+    """
+    name = 'prune/%s:moved' % unique
+    archived = image(engine, 'archived-%s' % unique, unique, 'prune/%s' % unique, 'moved')
+    archive = b''.join(engine.api.get_image(name))
+    moved_to = image(engine, 'moved-to-%s' % unique, unique, 'prune/%s' % unique, 'moved')
+    engine.api.load_image(archive)
+    assert engine.image_id(name) == archived
+
+    args = dict(filters={'label': 'dockyard.test=%s' % unique})
+    check, apply, again = ansible.run(task('image_prune', check=True, **args), task('image_prune', **args),
+                                      task('image_prune', **args)).results
+    assert check['images_deleted'] == [moved_to]
+    assert check['untagged'] == (sorted([archived, moved_to]) if engine.containerd else [])
+    assert report(apply) == report(check)
+    assert apply['actions'] == (['Untagged %s' % archived] if engine.containerd else []) + [
+        'Deleted image %s' % moved_to]
+    assert again['changed'] is False
+    assert engine.image_id(name) == archived

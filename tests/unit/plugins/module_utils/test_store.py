@@ -138,7 +138,10 @@ def test_prune_predicts_the_daemon_report(kind):
     images = dict((image_id, image_facts(inspect)) for image_id, inspect in record['inspect'].items())
     used = set(container['ImageID'] for container in record['containers'])
     if kind == 'containerd':
-        plan = ContainerdPrunePlan(images, used, lambda image_id: [tuple(blob) for blob in record['blobs'][image_id]])
+        # The recorded store holds no hidden dangling name: the untagged images are the dangling ones.
+        dangling = set(summary['Id'] for summary in record['images'] if not summary.get('RepoTags'))
+        plan = ContainerdPrunePlan(images, used, dangling,
+                                   lambda image_id: [tuple(blob) for blob in record['blobs'][image_id]])
     else:
         plan = PrunePlan(images, used, lambda image_id, count: layer_sizes(record['history'][image_id], count))
     plan.run(True, {}, None)
@@ -148,3 +151,23 @@ def test_prune_predicts_the_daemon_report(kind):
                                                                        if entry.get('Deleted'))
     assert sorted(plan.untagged) == sorted(entry['Untagged'] for entry in entries if entry.get('Untagged'))
     assert plan.space_reclaimed == answer['SpaceReclaimed']
+
+
+def _containerd_facts(*names):
+    return image_facts({'RepoTags': list(names), 'RootFS': {'Layers': ['sha256:' + 'c' * 64]}, 'Size': 100,
+                        'Created': '2026-01-01T00:00:00Z', 'Config': {}})
+
+
+@pytest.mark.parametrize('dangling_only, untagged, deleted', [
+    (True, ['sha256:' + 'a' * 64], []),
+    (False, ['load/moved:1', 'sha256:' + 'a' * 64], ['sha256:' + 'a' * 64]),
+])
+def test_prune_drops_the_hidden_dangling_name_of_a_reloaded_image(dangling_only, untagged, deleted):
+    """As Docker 28.5 does after ``docker load`` brought back a tag that had moved to another image."""
+    reloaded = 'sha256:' + 'a' * 64
+    plan = ContainerdPrunePlan({reloaded: _containerd_facts('load/moved:1')}, set(), {reloaded},
+                               lambda image_id: pytest.fail('one image holds its layers alone'))
+    plan.run(dangling_only, {}, None)
+    assert plan.untagged == untagged
+    assert plan.deleted_images == deleted
+    assert plan.space_reclaimed == (100 if deleted else 0)
