@@ -80,7 +80,7 @@ requirements:
   - "Docker Engine API >= 1.41"
 '''
 
-    # The attributes every module shares; each module adds check_mode, diff_mode and idempotent.
+    # The attributes every module has; a module states its own support and details of each.
     ATTRIBUTES = r'''
 attributes:
   action_group:
@@ -88,6 +88,15 @@ attributes:
     support: full
     membership:
       - dockyard.docker.docker
+  check_mode:
+    description: In check mode the module changes nothing and predicts whether a real run would change something.
+    support: full
+  diff_mode:
+    description: With C(--diff) the module returns the state before and after the task.
+    support: full
+  idempotent:
+    description: A second run with the same options changes nothing and reports C(ok).
+    support: full
 '''
 
     # The options of modules that take many image names at once (module_utils/_batch.py BATCH_ARGS).

@@ -168,6 +168,14 @@ class DockerImageClient:
     def exit(self, **result):
         self.module.exit_json(**result)
 
+    def finish(self, work):
+        """End the module with the result ``work()`` returns, or fail with the DockerError it raised."""
+        try:
+            result = work()
+        except DockerError as exc:
+            self.fail(str(exc), **exc.result)
+        self.exit(**result)
+
     def _tls_config(self):
         params = self.params
         cert_dir = os.environ.get('DOCKER_CERT_PATH')

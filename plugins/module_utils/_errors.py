@@ -19,10 +19,12 @@ class DockerError(Exception):
     Its text is the whole message a user sees: what was being done, to which
     object, and the daemon's or registry's own words. ``transient`` says whether
     the same call may succeed when tried again (connection trouble, a 5xx or 429);
-    ``status`` is the daemon's HTTP status when it answered with one.
+    ``status`` is the daemon's HTTP status when it answered with one; ``result`` is what the task did
+    before it failed (a batch whose other names succeeded), returned with the failure.
     """
 
-    def __init__(self, message, transient=False, status=None):
+    def __init__(self, message, transient=False, status=None, result=None):
         super().__init__(message)
         self.transient = transient
         self.status = status
+        self.result = result or {}

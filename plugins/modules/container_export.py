@@ -28,18 +28,16 @@ extends_documentation_fragment:
   - ansible.builtin.files
 attributes:
   check_mode:
-    description: In check mode the module changes nothing and predicts whether a real run would change something.
     support: full
     details:
       - Reads the container's export and compares its sha256 with the file's, without writing, so the prediction
         is exact.
   diff_mode:
-    description: With C(--diff) the module returns the state before and after the task.
     support: full
     details: Shows whether the file exists, its size and its sha256, before and after.
   idempotent:
-    description: A second run with the same options and an unchanged container reports no change.
     support: full
+    details: While the container's file system is unchanged.
 options:
   container:
     description:
@@ -159,11 +157,7 @@ def main():
         ),
         add_file_common_args=True,
     )
-    try:
-        result = ContainerExporter(client).run()
-    except DockerError as exc:
-        client.fail(str(exc))
-    client.exit(**result)
+    client.finish(ContainerExporter(client).run)
 
 
 if __name__ == '__main__':

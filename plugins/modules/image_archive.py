@@ -34,15 +34,12 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
-    description: Whether the module runs in check mode and predicts C(changed) without changing anything.
     support: full
     details: Reads the existing archive and the images, and predicts whether the file would be written.
   diff_mode:
-    description: Whether the module returns a before and after diff in diff mode.
     support: full
     details: Shows the image IDs and tags in the file, and its compression, before and after.
   idempotent:
-    description: Whether a second run with the same options reports C(ok) and changes nothing.
     support: full
     details: Unless O(force=true).
 options:
@@ -279,11 +276,7 @@ def main():
         ),
         option_minimal_versions=dict(platform='1.48'),
     )
-    try:
-        result = ImageArchiver(client).run()
-    except DockerError as exc:
-        client.fail(str(exc))
-    client.exit(**result)
+    client.finish(ImageArchiver(client).run)
 
 
 if __name__ == '__main__':

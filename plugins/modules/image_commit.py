@@ -29,15 +29,12 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying the target.
     support: full
     details: Validates the options, finds the container and compares the existing image without committing.
   diff_mode:
-    description: Returns details on what has changed (or would change in check mode).
     support: full
     details: Shows the ID, tags and digests of the image O(repository):O(tag) names, before and after.
   idempotent:
-    description: A second run with the same options changes nothing and reports C(ok).
     support: full
     details:
       - The image is the same commit when it came from the same container, with the same author, comment and
@@ -220,11 +217,7 @@ def main():
             force=dict(type='bool', default=False),
         ),
     )
-    try:
-        result = ContainerCommitter(client).run()
-    except DockerError as exc:
-        client.fail(str(exc))
-    client.exit(**result)
+    client.finish(ContainerCommitter(client).run)
 
 
 if __name__ == '__main__':

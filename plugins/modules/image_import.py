@@ -34,15 +34,12 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying the target.
     support: full
     details: Reads and hashes the source and compares it with the existing image without importing.
   diff_mode:
-    description: Returns details on what has changed (or would change in check mode).
     support: full
     details: Shows the ID, tags and digests of the image O(repository):O(tag) names, before and after.
   idempotent:
-    description: A second run with the same options changes nothing and reports C(ok).
     support: full
     details:
       - Compares the uncompressed content of the source with the layer of the existing image, so every run
@@ -170,7 +167,6 @@ import json
 from ansible_collections.dockyard.docker.plugins.module_utils._changes import parse_changes, target_reference
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
-from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._rootfs import RootfsSource
 
 CHANGES_LABEL = 'dockyard.docker.import.changes'
@@ -247,11 +243,7 @@ def main():
         ),
         option_minimal_versions=dict(platform='1.32'),
     )
-    try:
-        result = ImageImporter(client).run()
-    except DockerError as exc:
-        client.fail(str(exc))
-    client.exit(**result)
+    client.finish(ImageImporter(client).run)
 
 
 if __name__ == '__main__':

@@ -22,13 +22,10 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
-    description: Runs in check mode, changes nothing and tells whether a run would change something.
     support: full
   diff_mode:
-    description: Returns what would change (or did) as a before and after diff.
     support: N/A
   idempotent:
-    description: A second run with the same options changes nothing and reports no change.
     support: full
 options:
   name:
@@ -137,7 +134,6 @@ images:
 import time
 
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
-from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_each
 from ansible_collections.dockyard.docker.plugins.module_utils._store import ImageStore
 
@@ -185,11 +181,7 @@ def main():
         ),
         mutually_exclusive=[('name', 'filters')],
     )
-    try:
-        result = ImageInspector(client).run()
-    except DockerError as exc:
-        client.fail(str(exc))
-    client.exit(**result)
+    client.finish(ImageInspector(client).run)
 
 
 if __name__ == '__main__':

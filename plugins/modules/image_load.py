@@ -39,15 +39,12 @@ attributes:
     support: full
     details: The action plugin reads O(src) on the controller and sends it only when needed.
   check_mode:
-    description: Whether the module runs in check mode and predicts C(changed) without changing anything.
     support: full
     details: Reads the archive and predicts what a load would add, without loading or sending anything.
   diff_mode:
-    description: Whether the module returns a before and after diff in diff mode.
     support: full
     details: Shows the ID, tags and digests of each image of the archive before and after.
   idempotent:
-    description: Whether a second run with the same options reports C(ok) and changes nothing.
     support: full
 options:
   path:
@@ -187,11 +184,7 @@ def main():
         ),
         mutually_exclusive=[('path', 'src')],
     )
-    try:
-        result = ImageLoader(client).run()
-    except DockerError as exc:
-        client.fail(str(exc))
-    client.exit(**result)
+    client.finish(ImageLoader(client).run)
 
 
 if __name__ == '__main__':

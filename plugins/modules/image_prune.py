@@ -26,7 +26,6 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying the target.
     support: full
     details:
       - Predicts the images, untagged references, layers and bytes from the image and container lists
@@ -40,11 +39,9 @@ attributes:
         the space of an image that shares layers with others is counted blob by blob, which reads that image
         through C(docker save).
   diff_mode:
-    description: Returns details on what has changed (or would change in check mode).
     support: full
     details: Shows the ID, tags and digests of each image the prune deletes or untags, before and after.
   idempotent:
-    description: A second run with the same options changes nothing and reports C(ok).
     support: full
 options:
   all:
@@ -149,7 +146,6 @@ actions:
 
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import ABSENT, Outcome, image_state
-from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._prune import (
     daemon_clock, normalize_filters, predict, until_nanoseconds)
 from ansible_collections.dockyard.docker.plugins.module_utils._store import ImageStore, names_state
@@ -213,11 +209,7 @@ def main():
             filters=dict(type='dict'),
         ),
     )
-    try:
-        result = ImagePruner(client).run()
-    except DockerError as exc:
-        client.fail(str(exc))
-    client.exit(**result)
+    client.finish(ImagePruner(client).run)
 
 
 if __name__ == '__main__':

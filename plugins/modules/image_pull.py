@@ -25,15 +25,12 @@ extends_documentation_fragment:
   - dockyard.docker._docker.registry_auth
 attributes:
   check_mode:
-    description: Runs in check mode, changes nothing and tells whether a run would change something.
     support: full
     details: Asks the registry for the remote digest without pulling.
   diff_mode:
-    description: Returns what would change (or did) as a before and after diff.
     support: full
     details: Shows the ID, tags and digests of each image before and after.
   idempotent:
-    description: A second run with the same options changes nothing and reports no change.
     support: full
 options:
   name:
@@ -184,9 +181,11 @@ class ImagePuller:
             images.append(after if after and after.get('Id') else (before or {}))
         errors = [error for _states, error in answers if error]
         result = outcome.result(self.client.diff_mode, images=images)
-        if len(references) == 1 and not errors:
+        if errors:
+            raise DockerError('; '.join(errors), result=result)
+        if len(references) == 1:
             result['image'] = images[0]
-        return result, errors
+        return result
 
 
 def main():
@@ -201,13 +200,7 @@ def main():
         ),
         option_minimal_versions=dict(platform='1.32'),
     )
-    try:
-        result, errors = ImagePuller(client).run()
-    except DockerError as exc:
-        client.fail(str(exc))
-    if errors:
-        client.fail('; '.join(errors), **result)
-    client.exit(**result)
+    client.finish(ImagePuller(client).run)
 
 
 if __name__ == '__main__':

@@ -29,15 +29,12 @@ extends_documentation_fragment:
   - dockyard.docker._docker.registry_auth
 attributes:
   check_mode:
-    description: Runs in check mode, changes nothing and tells whether a run would change something.
     support: full
     details: Asks the registry for the digest the tag holds, without pushing.
   diff_mode:
-    description: Returns what would change (or did) as a before and after diff.
     support: full
     details: Shows the manifest digest the registry holds for each pushed name before and after.
   idempotent:
-    description: A second run with the same options changes nothing and reports no change.
     support: full
 options:
   name:
@@ -228,10 +225,12 @@ class ImagePusher:
             digests.append(push.remote_after)
         errors = [error for _push, error in answers if error]
         result = outcome.result(self.client.diff_mode, images=images, digests=digests)
-        if len(pushes) == 1 and not errors:
+        if errors:
+            raise DockerError('; '.join(errors), result=result)
+        if len(pushes) == 1:
             result['image'] = images[0]
             result['digest'] = digests[0]
-        return result, errors
+        return result
 
 
 def main():
@@ -244,13 +243,7 @@ def main():
             **BATCH_ARGS
         ),
     )
-    try:
-        result, errors = ImagePusher(client).run()
-    except DockerError as exc:
-        client.fail(str(exc))
-    if errors:
-        client.fail('; '.join(errors), **result)
-    client.exit(**result)
+    client.finish(ImagePusher(client).run)
 
 
 if __name__ == '__main__':

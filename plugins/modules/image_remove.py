@@ -26,18 +26,15 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
-    description: In check mode the module changes nothing and predicts whether a real run would change something.
     support: full
     details:
       - Replays the daemon's removal rules, those of its image store (classic or containerd), on the image and
         container lists and reports the same RV(untagged) and RV(deleted) lists a real run returns, layers
         included, without removing anything.
   diff_mode:
-    description: With C(--diff) the module returns the state before and after the task.
     support: full
     details: Shows, per name, the ID, tags and digests of the image before and after.
   idempotent:
-    description: A second run with the same options and an unchanged engine reports no change.
     support: full
 options:
   name:
@@ -217,7 +214,9 @@ class ImageRemover:
                                 deleted=[value for key, value in records if key == 'Deleted'])
         if len(self.params['name']) == 1:
             result['image'] = image
-        return result, error
+        if error:
+            raise DockerError(error, result=result)
+        return result
 
 
 def main():
@@ -229,13 +228,7 @@ def main():
             prune=dict(type='bool', default=True),
         ),
     )
-    try:
-        result, error = ImageRemover(client).run()
-    except DockerError as exc:
-        client.fail(str(exc))
-    if error:
-        client.fail(error, **result)
-    client.exit(**result)
+    client.finish(ImageRemover(client).run)
 
 
 if __name__ == '__main__':

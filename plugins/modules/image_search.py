@@ -28,14 +28,11 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
-    description: Runs in check mode, changes nothing and tells whether a run would change something.
     support: full
     details: Searches in check mode too; nothing is changed either way.
   diff_mode:
-    description: Returns what would change (or did) as a before and after diff.
     support: N/A
   idempotent:
-    description: A second run with the same options changes nothing and reports no change.
     support: full
 options:
   term:
@@ -289,11 +286,7 @@ def main():
         mutually_exclusive=[('registry', 'filters')],
         required_if=[('list_tags', True, ['registry'])],
     )
-    try:
-        result = ImageSearcher(client).run()
-    except DockerError as exc:
-        client.fail(str(exc))
-    client.exit(**result)
+    client.finish(ImageSearcher(client).run)
 
 
 if __name__ == '__main__':

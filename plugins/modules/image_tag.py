@@ -22,15 +22,12 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
-    description: In check mode the module changes nothing and predicts whether a real run would change something.
     support: full
     details: Looks up the source and every target and reports what would be tagged, without tagging.
   diff_mode:
-    description: With C(--diff) the module returns the state before and after the task.
     support: full
     details: Shows, per target, the image (ID, tags, digests) it named before and after.
   idempotent:
-    description: A second run with the same options and an unchanged engine reports no change.
     support: full
 options:
   name:
@@ -201,11 +198,7 @@ def main():
             existing_images=dict(type='str', choices=['keep', 'overwrite'], default='overwrite'),
         ),
     )
-    try:
-        result = ImageTagger(client).run()
-    except DockerError as exc:
-        client.fail(str(exc))
-    client.exit(**result)
+    client.finish(ImageTagger(client).run)
 
 
 if __name__ == '__main__':

@@ -28,15 +28,12 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
-    description: Runs in check mode, changes nothing and tells whether a run would change something.
     support: full
     details: The daemon still checks new credentials, so check mode fails where a real run would; nothing is written.
   diff_mode:
-    description: Returns what would change (or did) as a before and after diff.
     support: full
     details: Shows whether the registry has stored credentials, and for which user, before and after.
   idempotent:
-    description: A second run with the same options changes nothing and reports no change.
     support: full
 options:
   registry_url:
@@ -144,7 +141,6 @@ actions:
 
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome
-from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._registry import DockerConfig, registry_key
 
 
@@ -208,11 +204,7 @@ def main():
         ),
         required_if=[('state', 'present', ['username', 'password'])],
     )
-    try:
-        result = RegistryLogin(client).run()
-    except DockerError as exc:
-        client.fail(str(exc))
-    client.exit(**result)
+    client.finish(RegistryLogin(client).run)
 
 
 if __name__ == '__main__':

@@ -196,9 +196,9 @@ class OciBuilder(Builder):
     def list_in_index(self, manifest, tags):
         annotated = [{'io.containerd.image.name': 'docker.io/' + tag if tag.count('/') == 1 else tag,
                       'org.opencontainers.image.ref.name': tag.rsplit(':', 1)[1]} for tag in tags]
-        for annotations in annotated or [None]:
+        for names in annotated or [None]:
             entry = {'mediaType': OCI_MANIFEST, 'digest': manifest}
-            self.index.append(dict(entry, annotations=annotations) if annotations else entry)
+            self.index.append(dict(entry, annotations=names) if names else entry)
 
     def extra_members(self):
         members = [('index.json', as_json({'schemaVersion': 2, 'manifests': self.index}), None),
