@@ -24,6 +24,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.dockyard.docker.plugins.module_utils._archive import archive_names, plan_load, read_archive
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._options import empty_message
 
 MODULE = 'dockyard.docker.image_load'
 PROBE = 'dockyard.docker.image_info'
@@ -52,6 +53,8 @@ class ActionModule(ActionBase):
     def _load_from_controller(self, src, args, task_vars):
         if args.get('path') is not None:
             return self._failed('parameters are mutually exclusive: path|src')
+        if not str(src).strip():
+            return self._failed(empty_message('src', {}))
         try:
             local = self._find_needle('files', src)
         except AnsibleError as exc:

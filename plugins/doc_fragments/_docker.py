@@ -75,6 +75,9 @@ notes:
   - Connection options set for all modules at once with C(module_defaults) and the action group
     C(group/dockyard.docker.docker).
   - Talks to the Docker daemon through the Docker SDK for Python, which must be installed where the module runs.
+  - An option given as an empty string fails the task, naming the option; it is never read as the option's
+    default, so an empty variable cannot send images or credentials to Docker Hub. An environment variable
+    set but empty (E(DOCKER_HOST)) counts as unset, as the docker CLI reads it.
 requirements:
   - "Docker SDK for Python >= 7.0 (the C(docker) package on PyPI)"
   - "Docker Engine API >= 1.41"

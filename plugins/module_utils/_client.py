@@ -25,9 +25,11 @@ import json
 import os
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError, transient_status
+from ansible_collections.dockyard.docker.plugins.module_utils._options import (
+    api_version_problem, empty_message, empty_options, set_environment)
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_reference
 from ansible_collections.dockyard.docker.plugins.module_utils._registry import credentials, registry_key
 from ansible_collections.dockyard.docker.plugins.module_utils._stream import read_stream
@@ -51,17 +53,17 @@ STREAM_CHUNK_SIZE = 1024 * 1024
 
 DOCKER_COMMON_ARGS = dict(
     docker_host=dict(type='str', default=DEFAULT_DOCKER_HOST, aliases=['docker_url'],
-                     fallback=(env_fallback, ['DOCKER_HOST'])),
-    tls_hostname=dict(type='str', fallback=(env_fallback, ['DOCKER_TLS_HOSTNAME'])),
+                     fallback=(set_environment, ['DOCKER_HOST'])),
+    tls_hostname=dict(type='str', fallback=(set_environment, ['DOCKER_TLS_HOSTNAME'])),
     api_version=dict(type='str', default='auto', aliases=['docker_api_version'],
-                     fallback=(env_fallback, ['DOCKER_API_VERSION'])),
-    timeout=dict(type='int', default=60, fallback=(env_fallback, ['DOCKER_TIMEOUT'])),
+                     fallback=(set_environment, ['DOCKER_API_VERSION'])),
+    timeout=dict(type='int', default=60, fallback=(set_environment, ['DOCKER_TIMEOUT'])),
     ca_path=dict(type='path', aliases=['ca_cert', 'tls_ca_cert', 'cacert_path']),
     client_cert=dict(type='path', aliases=['tls_client_cert', 'cert_path']),
     client_key=dict(type='path', aliases=['tls_client_key', 'key_path']),
-    tls=dict(type='bool', default=False, fallback=(env_fallback, ['DOCKER_TLS'])),
+    tls=dict(type='bool', default=False, fallback=(set_environment, ['DOCKER_TLS'])),
     validate_certs=dict(type='bool', default=False, aliases=['tls_verify'],
-                        fallback=(env_fallback, ['DOCKER_TLS_VERIFY'])),
+                        fallback=(set_environment, ['DOCKER_TLS_VERIFY'])),
 )
 
 REGISTRY_AUTH_ARG = dict(
@@ -139,7 +141,8 @@ def calling(action, docker_host):
 class DockerImageClient:
     """AnsibleModule plus a connected Docker API client, for one module run."""
 
-    def __init__(self, argument_spec, option_minimal_versions=None, **module_kwargs):
+    def __init__(self, argument_spec, option_minimal_versions=None, empty_allowed=(), **module_kwargs):
+        """``empty_allowed`` names the options for which an empty string is a value of its own."""
         spec = dict(DOCKER_COMMON_ARGS)
         spec.update(argument_spec)
         module_kwargs.setdefault('supports_check_mode', True)
@@ -147,6 +150,12 @@ class DockerImageClient:
         if not HAS_DOCKER:
             self.module.fail_json(msg=missing_required_lib('docker'), exception=DOCKER_IMPORT_ERROR)
         self.params = self.module.params
+        empty = empty_options(spec, self.params, empty_allowed)
+        if empty:
+            self.fail(empty_message(*empty[0]))
+        problem = api_version_problem(self.params['api_version'])
+        if problem:
+            self.fail(problem)
         self.docker_host = self.params['docker_host']
         try:
             self.api = self._connect()

@@ -117,8 +117,6 @@ class ContainerExporter:
 
     def container_id(self):
         name = self.params['container']
-        if not name:
-            raise DockerError('container must name a container; it is empty')
         container = self.client.inspect_container(name)
         if container is None:
             raise DockerError('failed to export container %s: no such container' % name)

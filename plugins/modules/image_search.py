@@ -285,6 +285,7 @@ def main():
         ),
         mutually_exclusive=[('registry', 'filters')],
         required_if=[('list_tags', True, ['registry'])],
+        empty_allowed=('term',),
     )
     client.finish(ImageSearcher(client).run)
 

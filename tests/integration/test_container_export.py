@@ -123,7 +123,7 @@ def test_failures_name_what_is_wrong(ansible, engine, unique, tmp_path):
         task('container_export', container=name, path=str(tmp_path))).results
     assert missing['failed'] is True
     assert missing['msg'] == 'failed to export container export-absent-%s: no such container' % unique
-    assert empty['msg'] == 'container must name a container; it is empty'
+    assert empty['msg'] == 'container is empty: give it a value'
     for result in (no_dir_check, no_dir_apply):
         assert result['msg'] == ('failed to write the export of container %s to %s: cannot create a file in %s: '
                                  'No such file or directory' % (name, no_dir, tmp_path / 'no-such-dir'))
