@@ -147,6 +147,7 @@ class Push:
         self.remote_before = None
         self.remote_after = None
         self.tagged = False
+        self.tag_made = False
         self.pushed = False
 
 
@@ -196,6 +197,7 @@ class ImagePusher:
             return push
         if push.tagged:
             self.client.tag(push.image['Id'], target.repository, target.tag)
+            push.tag_made = True
         if push.pushed:
             answer = self.batch.retrying(lambda: self.client.push(target.repository, target.tag))
             digests = [aux['Digest'] for aux in answer.aux if aux.get('Digest')]
@@ -210,8 +212,12 @@ class ImagePusher:
         outcome = Outcome()
         check = self.client.check_mode
         images, digests = [], []
-        for push, error in answers:
+        for push, (_answer, error) in zip(pushes, answers):
             if error:
+                # A push that failed after the tag it needed was made has still changed the host.
+                if push.tag_made:
+                    outcome.note('Tagged image %s as %s' % (push.source, push.target))
+                    outcome.mark_rewritten()
                 continue
             key = str(push.target)
             outcome.record(key, {'digest': push.remote_before}, {'digest': push.remote_after})
@@ -223,7 +229,7 @@ class ImagePusher:
                 outcome.mark_rewritten()
             images.append(push.image)
             digests.append(push.remote_after)
-        errors = [error for _push, error in answers if error]
+        errors = [error for _answer, error in answers if error]
         result = outcome.result(self.client.diff_mode, images=images, digests=digests)
         if errors:
             raise DockerError('; '.join(errors), result=result)

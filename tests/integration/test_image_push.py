@@ -277,3 +277,15 @@ def test_bad_input_is_rejected_with_a_clear_message(ansible, args, message):
     result = ansible.module('image_push', **args)
     assert result['failed'] is True
     assert result['msg'] == message
+
+
+def test_a_push_that_fails_after_tagging_reports_the_tag(ansible, engine, secure_registry, unique):
+    registry = secure_registry(readonly=True, tls=False)
+    source, image_id = local_image(engine, registry, 'push/%s-source' % unique)
+    target = '%s/push/%s' % (registry.address, unique)
+    result = ansible.module('image_push', name=source, repository=target, registry_auth=registry.auth_config())
+    assert result['failed'] is True
+    assert result['msg'].startswith('failed to push %s:1 to registry %s: ' % (target, registry.address))
+    assert result['changed'] is True
+    assert result['actions'] == ['Tagged image %s as %s:1' % (source, target)]
+    assert engine.image_id('%s:1' % target) == image_id
