@@ -36,11 +36,13 @@ from ansible_collections.dockyard.docker.plugins.module_utils._stream import rea
 
 try:
     import docker
+    from docker import auth as docker_auth
     from docker import errors as docker_errors
     from docker.utils import convert_filters, version_lt
     from docker.utils.json_stream import json_stream
     from requests import exceptions as requests_errors
     from requests.adapters import HTTPAdapter
+    from urllib3 import exceptions as urllib3_errors
 except ImportError:
     DOCKER_IMPORT_ERROR = traceback.format_exc()
     HAS_DOCKER = False
@@ -233,7 +235,7 @@ class DockerImageClient:
 
         The SDK's APIClient is a requests.Session: this is its public ``request`` on the daemon's
         ``base_url`` with the API version prefix (``version``, else the one spoken). An error status
-        raises the SDK's APIError, as its own calls do. Streamed answers wait without a timeout.
+        raises the SDK's APIError, as its own calls do. Streamed answers wait without a timeout unless given one.
         """
         url = '%s/v%s%s' % (self.api.base_url, version or self.api.api_version, path)
         kwargs.setdefault('timeout', None if stream else self.params['timeout'])
@@ -279,7 +281,8 @@ class DockerImageClient:
     def remote_digest(self, reference):
         """The manifest digest the registry holds for ``reference`` now, or None when it has no such tag."""
         registry = parse_reference(str(reference)).registry
-        with self._calling('failed to look up %s in registry %s' % (reference, registry)):
+        action = 'failed to look up %s in registry %s' % (reference, registry)
+        with self._calling(action), self._waiting_on(action, registry):
             try:
                 answer = self.api.inspect_distribution(str(reference), auth_config=self.auth_config(reference))
             except docker_errors.NotFound:
@@ -287,21 +290,39 @@ class DockerImageClient:
             return answer['Descriptor']['digest']
 
     def pull(self, reference, platform=None, auth_config=None):
+        """``docker pull``; fails when the daemon reports no progress for ``timeout`` seconds."""
         action = 'failed to pull %s' % reference
-        with self._calling(action):
-            events = self.api.pull(reference.repository, tag=reference.digest or reference.tag, stream=True,
-                                   decode=True, platform=platform,
-                                   auth_config=auth_config or self.auth_config(reference))
-            return self._stream(action, events)
+        params = {'fromImage': reference.repository, 'tag': reference.digest or reference.tag}
+        if platform:
+            params['platform'] = platform
+        headers = {'X-Registry-Auth': docker_auth.encode_header(auth_config or self.auth_config(reference))}
+        with self._calling(action), self._waiting_on(action, reference.registry):
+            with self.request('POST', '/images/create', params=params, headers=headers, stream=True,
+                              timeout=self.params['timeout']) as response:
+                return read_stream(self._progress(response), action)
+
+    @contextlib.contextmanager
+    def _waiting_on(self, action, registry):
+        """A pull or push the daemon reports nothing of for longer than ``timeout`` fails, naming the registry."""
+        try:
+            yield
+        except (requests_errors.ReadTimeout, requests_errors.ConnectionError) as exc:
+            read_timeout = isinstance(exc, requests_errors.ReadTimeout) or (
+                exc.args and isinstance(exc.args[0], urllib3_errors.ReadTimeoutError))
+            if not read_timeout:
+                raise
+            raise DockerError('%s: no progress for %s seconds (timeout), while the daemon waited for registry %s'
+                              % (action, self.params['timeout'], registry), transient=True)
 
     def push(self, repository, tag, auth_config=None):
         """``docker push REPOSITORY:TAG``; the StreamResult of its progress (its ``aux`` holds the pushed digest)."""
         registry = parse_reference(repository).registry
         action = 'failed to push %s:%s to registry %s' % (repository, tag, registry)
-        with self._calling(action):
-            events = self.api.push(repository, tag=tag, stream=True, decode=True,
-                                   auth_config=auth_config or self.auth_config(repository))
-            return self._stream(action, events)
+        headers = {'X-Registry-Auth': docker_auth.encode_header(auth_config or self.auth_config(repository))}
+        with self._calling(action), self._waiting_on(action, registry):
+            with self.request('POST', '/images/%s/push' % repository, params={'tag': tag}, headers=headers,
+                              stream=True, timeout=self.params['timeout']) as response:
+                return read_stream(self._progress(response), action)
 
     def auth_config(self, name):
         """What the daemon gets as credentials for the registry of image ``name`` (pull, push, look-ups).

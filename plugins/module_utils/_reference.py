@@ -38,7 +38,6 @@ _TAG = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z')
 _DIGEST = re.compile(r'^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}\Z')
 _SHA256_DIGEST = re.compile(r'^sha256:[0-9a-f]{64}\Z')
 _IMAGE_ID = re.compile(r'^(?:sha256:)?[0-9a-f]{64}\Z')
-_SHORT_IMAGE_ID = re.compile(r'^[0-9a-f]{12,63}\Z')
 _ID_PREFIX = re.compile(r'^[0-9a-f]{1,64}\Z')
 
 
@@ -198,11 +197,6 @@ def parse_each(option, values, parse):
 def is_image_id(text):
     """True for a full image ID, with or without its ``sha256:`` prefix."""
     return bool(_IMAGE_ID.match(text))
-
-
-def may_be_short_id(text):
-    """True when ``text`` could be an abbreviated image ID (12 to 63 hex digits)."""
-    return bool(_SHORT_IMAGE_ID.match(text))
 
 
 def is_id_prefix(text):

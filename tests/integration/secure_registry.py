@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -186,8 +187,16 @@ class SecureRegistry:
         self.stop()
         raise AssertionError('registry on %s did not start: %s' % (self.address, self.log.read_text()))
 
+    def freeze(self):
+        """SIGSTOP: the registry keeps its port and connections open and answers nothing."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self):
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self):
         if self.process:
+            self.thaw()
             self.process.terminate()
             self.process.wait()
             self.process = None

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import task
+import secure_registry as registries
+
+secure_registry = registries.secure_registry  # the fixture, for the tests of this file
 
 
 def test_pull_check_apply_and_idempotence(ansible, engine, unique):
@@ -242,3 +245,25 @@ def test_a_missing_tag_is_not_retried(ansible, engine, spare_registry, unique):
     assert result['failed'] is True
     assert result['msg'].endswith(missing_tag_words(engine, '%s/%s:nope' % (spare_registry.address, path)))
     assert spare_registry.manifest_requests(path, 'nope') == 1
+
+
+def test_a_registry_that_stops_answering_fails_the_pull_after_timeout(ansible, engine, secure_registry, unique):
+    registry = secure_registry(auth=False, tls=False)
+    reference = '%s/stall/%s:1.0' % (registry.address, unique)
+    image_id = engine.make_image(reference)
+    for event in engine.api.push(reference.rsplit(':', 1)[0], tag='1.0', stream=True, decode=True):
+        assert 'error' not in event, event
+    engine.api.remove_image(reference)
+    registry.freeze()
+    try:
+        stalled = ansible.module('image_pull', name=reference, timeout=5)
+    finally:
+        registry.thaw()
+    assert stalled['failed'] is True
+    assert stalled['msg'] == ('failed to pull %s: no progress for 5 seconds (timeout), while the daemon waited for '
+                              'registry %s' % (reference, registry.address))
+    assert engine.image_id(reference) is None, 'nothing was pulled'
+
+    pulled = ansible.module('image_pull', name=reference, timeout=5)
+    assert pulled['changed'] is True
+    assert pulled['image']['Id'] == image_id

@@ -289,3 +289,17 @@ def test_a_push_that_fails_after_tagging_reports_the_tag(ansible, engine, secure
     assert result['changed'] is True
     assert result['actions'] == ['Tagged image %s as %s:1' % (source, target)]
     assert engine.image_id('%s:1' % target) == image_id
+
+
+def test_a_registry_that_stops_answering_fails_the_push_after_timeout(ansible, engine, registry, unique):
+    reference, _image_id = local_image(engine, registry, 'push/%s' % unique)
+    registry.freeze()
+    try:
+        stalled = ansible.module('image_push', name=reference, timeout=5, registry_auth=registry.auth_config())
+    finally:
+        registry.thaw()
+    assert stalled['failed'] is True
+    # The look-up of the digest the registry holds comes first, and is bound by the same timeout.
+    assert stalled['msg'] == ('failed to look up %s in registry %s: no progress for 5 seconds (timeout), while the '
+                              'daemon waited for registry %s' % (reference, registry.address, registry.address))
+    assert stalled['changed'] is False
