@@ -179,10 +179,10 @@ class DockerImageClient:
     def exit(self, **result):
         self.module.exit_json(**result)
 
-    def finish(self, work):
-        """End the module with the result ``work()`` returns, or fail with the DockerError it raised."""
+    def finish(self, job):
+        """End the module with the result of ``job(self).run()``, or fail with the DockerError either raised."""
         try:
-            result = work()
+            result = job(self).run()
         except DockerError as exc:
             self.fail(str(exc), **exc.result)
         self.exit(**result)

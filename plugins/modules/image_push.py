@@ -249,7 +249,7 @@ def main():
             **BATCH_ARGS
         ),
     )
-    client.finish(ImagePusher(client).run)
+    client.finish(ImagePusher)
 
 
 if __name__ == '__main__':

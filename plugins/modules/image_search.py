@@ -287,7 +287,7 @@ def main():
         required_if=[('list_tags', True, ['registry'])],
         empty_allowed=('term',),
     )
-    client.finish(ImageSearcher(client).run)
+    client.finish(ImageSearcher)
 
 
 if __name__ == '__main__':
