@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: container_export
 short_description: Write a container's filesystem to a tar file, like C(docker export CONTAINER > FILE)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Writes the filesystem of a container, running or stopped, as a tar file on the managed host, like
     C(docker export CONTAINER > FILE). This is a container's files, not an image; to archive images use
