@@ -25,9 +25,12 @@ All raise only DockerError, and no message ever carries a password.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import re
+import socket
+import ssl
 import tempfile
 import traceback
 import warnings
@@ -69,6 +72,31 @@ def registry_key(registry):
     if not host or host in DOCKER_HUB_NAMES:
         return DOCKER_HUB_KEY
     return host
+
+
+def _addresses(hostname):
+    try:
+        return set(info[4][0] for info in socket.getaddrinfo(hostname, None))
+    except (socket.gaierror, UnicodeError):
+        return set()
+
+
+def insecure_registry(key, registry_config, resolve=_addresses):
+    """Whether the daemon talks to registry ``key`` (``host[:port]``) as an insecure one, by its ``docker info``.
+
+    As the daemon decides: the registry's own entry in ``IndexConfigs`` when it has one, else whether
+    an address of its host lies in ``InsecureRegistryCIDRs`` (by default 127.0.0.0/8 and ::1).
+    """
+    index = (registry_config.get('IndexConfigs') or {}).get(key)
+    if index is not None:
+        return not index.get('Secure', True)
+    hostname = re.sub(r':[0-9]+$', '', key).strip('[]')
+    networks = [ipaddress.ip_network(cidr, strict=False) for cidr in registry_config.get('InsecureRegistryCIDRs') or []]
+    for address in resolve(hostname):
+        ip = ipaddress.ip_address(address.split('%', 1)[0])
+        if any(ip.version == network.version and ip in network for network in networks):
+            return True
+    return False
 
 
 def default_config_path():
@@ -236,14 +264,25 @@ def _registry_words(response):
     return '%d %s%s' % (response.status_code, response.reason, ' (%s)' % words if words else '')
 
 
-class RegistryClient:
-    """The v2 API of one registry, given as ``host[:port]`` (HTTPS) or a URL with its scheme."""
+def has_scheme(registry):
+    return bool(re.match(r'^[a-z][a-z0-9+.-]*://', registry.strip(), flags=re.IGNORECASE))
 
-    def __init__(self, registry, credentials=None, validate_certs=True, ca_path=None, timeout=60, tls_hint=None):
+
+class RegistryClient:
+    """The v2 API of one registry, given as ``host[:port]`` (HTTPS) or a URL with its scheme.
+
+    ``insecure`` (for ``host[:port]`` the daemon counts as insecure) lets such a registry fall back to
+    plain HTTP, as the daemon does, when it does not speak TLS; its certificate, when it has one, is
+    checked as ``validate_certs`` says.
+    """
+
+    def __init__(self, registry, credentials=None, validate_certs=True, ca_path=None, timeout=60, tls_hint=None,
+                 insecure=False):
         if not HAS_REQUESTS:
             raise DockerError('talking to the registry %s needs the Python package requests' % registry)
         text = registry.strip().rstrip('/')
-        if not re.match(r'^[a-z][a-z0-9+.-]*://', text, flags=re.IGNORECASE):
+        self.plain_fallback = insecure and not has_scheme(text)
+        if not has_scheme(text):
             text = 'https://' + text
         parts = urlsplit(text)
         if parts.scheme not in ('http', 'https') or not parts.netloc:
@@ -257,8 +296,22 @@ class RegistryClient:
         self.verify = (ca_path or True) if validate_certs else False
         self._tokens = {}
         self._basic = False  # the registry asked for Basic credentials once: send them from then on
+        self._tried_https = None  # the URL given up for plain HTTP, whose links and pages now go to self.url
 
     def _send(self, url, **kwargs):
+        if self._tried_https and url.startswith(self._tried_https + '/'):
+            url = self.url + url[len(self._tried_https):]
+        try:
+            return self._send_once(url, **kwargs)
+        except requests_errors.SSLError as exc:
+            # Only a registry that does not speak TLS gets plain HTTP; an untrusted certificate stays an error.
+            if isinstance(_innermost(exc), ssl.SSLCertVerificationError) or not (
+                    self.plain_fallback and url.startswith(self.url + '/')):
+                raise
+        self._tried_https, self.url, self.plain_fallback = self.url, 'http://' + self.url.split('://', 1)[1], False
+        return self._send_once(self.url + url[len(self._tried_https):], **kwargs)
+
+    def _send_once(self, url, **kwargs):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # urllib3's InsecureRequestWarning, with validate_certs off
             return self.session.get(url, verify=self.verify, timeout=self.timeout, **kwargs)
@@ -336,6 +389,11 @@ class RegistryClient:
         return self._calling(
             'failed to list the repositories of %s' % self.url,
             lambda: self._pages('/v2/_catalog?n=%d' % CATALOG_PAGE_SIZE, 'registry:catalog:*', 'repositories'))
+
+    def has_search_api(self):
+        """Whether the registry answers the v1 search API the daemon's search asks (v2 registries do not)."""
+        return self._calling('failed to ask %s for its search API' % self.url, lambda: self._send(
+            self.url + '/v1/search', params={'q': '', 'n': 1}).status_code != 404)
 
     def tags(self, repository):
         """The tags of ``repository`` (``GET /v2/NAME/tags/list``, all pages)."""

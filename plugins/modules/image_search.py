@@ -15,7 +15,7 @@ description:
     the start of O(term) (C(registry.example.com/TERM) searches V(TERM) on V(registry.example.com)).
     O(limit) and O(filters) are passed to the daemon.
   - Registries that speak only the v2 API (the CNCF distribution registry, Harbor, GitLab, ...) have
-    no search API. With O(registry), the module reads that registry's catalog (C(GET /v2/_catalog),
+    no search API; a O(term) that names one fails and says so. With O(registry), the module reads that registry's catalog (C(GET /v2/_catalog),
     all pages) itself and keeps the repositories whose name contains O(term); O(list_tags) adds each
     one's tags (C(GET /v2/NAME/tags/list)).
   - Credentials come from O(registry_auth), else from what C(docker login) stored in the docker
@@ -62,6 +62,10 @@ options:
       - Read the catalog of this registry instead of asking the daemon to search, as V(host[:port])
         (HTTPS) or as a URL with its scheme (V(http://127.0.0.1:5000) for a registry without TLS).
       - The module talks to the registry itself, with O(registry_validate_certs) and O(registry_ca_path).
+      - A V(host[:port]) the daemon counts as insecure (on C(127.0.0.0/8) or C(::1), or listed in its
+        C(insecure-registries), as C(docker info) shows) falls back to plain HTTP when it does not speak
+        TLS, as the daemon does, so V(127.0.0.1:5000) works as it does for C(docker push). A certificate
+        it does present is checked as O(registry_validate_certs) says.
     type: str
   list_tags:
     description:
@@ -208,7 +212,7 @@ from ansible.module_utils.common.validation import check_type_bool, check_type_i
 from ansible_collections.dockyard.docker.plugins.module_utils._client import REGISTRY_AUTH_ARG, DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._registry import (
-    DOCKER_HUB_KEY, RegistryClient, credentials, registry_key,
+    DOCKER_HUB_KEY, RegistryClient, credentials, has_scheme, insecure_registry, registry_key,
 )
 
 FILTER_TYPES = {'stars': check_type_int, 'is-official': check_type_bool, 'is-automated': check_type_bool}
@@ -242,21 +246,33 @@ class ImageSearcher:
         self.client = client
         self.params = client.params
 
+    def registry_client(self, registry):
+        insecure = not has_scheme(registry) and insecure_registry(
+            registry_key(registry), self.client.daemon_info().get('RegistryConfig') or {})
+        return RegistryClient(registry, credentials=credentials(registry, self.params['registry_auth'],
+                                                                self.params['config_path']),
+                              validate_certs=self.params['registry_validate_certs'],
+                              ca_path=self.params['registry_ca_path'], timeout=self.params['timeout'],
+                              tls_hint=TLS_HINT, insecure=insecure)
+
     def through_daemon(self):
         term = self.params['term']
-        found = self.client.search(term, limit=self.params['limit'], filters=_daemon_filters(self.params['filters']),
-                                   auth_config=self.client.registry_auth_config(_index_of(term)))
+        index = _index_of(term)
+        try:
+            found = self.client.search(term, limit=self.params['limit'],
+                                       filters=_daemon_filters(self.params['filters']),
+                                       auth_config=self.client.registry_auth_config(index))
+        except DockerError:
+            if index == DOCKER_HUB_KEY or self.registry_client(index).has_search_api():
+                raise
+            raise DockerError('failed to search for %s: registry %s has no search API, as no v2 registry has; '
+                              'give registry=%s to look through its catalog' % (term, index, index))
         return [{'name': entry.get('name'), 'description': entry.get('description') or '',
                  'stars': entry.get('star_count') or 0, 'official': bool(entry.get('is_official')),
                  'automated': bool(entry.get('is_automated'))} for entry in found]
 
     def from_catalog(self):
-        registry = self.params['registry']
-        api = RegistryClient(registry, credentials=credentials(registry, self.params['registry_auth'],
-                                                               self.params['config_path']),
-                             validate_certs=self.params['registry_validate_certs'],
-                             ca_path=self.params['registry_ca_path'], timeout=self.params['timeout'],
-                             tls_hint=TLS_HINT)
+        api = self.registry_client(self.params['registry'])
         term = self.params['term'].lower()
         names = [name for name in api.catalog() if term in name.lower()][:self.params['limit']]
         if self.params['list_tags']:

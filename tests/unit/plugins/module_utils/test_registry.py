@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._registry import (
-    DOCKER_HUB_KEY, DockerConfig, credentials, registry_key,
+    DOCKER_HUB_KEY, DockerConfig, credentials, insecure_registry, registry_key,
 )
 
 
@@ -132,3 +132,27 @@ def test_the_file_keeps_credentials_0600_and_replaces_other_spellings(tmp_path):
     written = json.loads((tmp_path / 'config.json').read_text())
     assert written['auths'] == {'127.0.0.1:5000': auth('user', 'pw')}
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+DAEMON_REGISTRY_CONFIG = {
+    'InsecureRegistryCIDRs': ['::1/128', '127.0.0.0/8'],
+    'IndexConfigs': {'docker.io': {'Name': 'docker.io', 'Secure': True},
+                     'mirror.lan:5000': {'Name': 'mirror.lan:5000', 'Secure': False},
+                     '127.0.0.1:5443': {'Name': '127.0.0.1:5443', 'Secure': True}},
+}
+ADDRESSES = {'localhost': {'127.0.0.1', '::1'}, 'registry.example.com': {'203.0.113.7'}, '127.0.0.1': {'127.0.0.1'},
+             '::1': {'::1'}}
+
+
+@pytest.mark.parametrize('key, insecure', [
+    ('127.0.0.1:5000', True),
+    ('localhost:5000', True),
+    ('[::1]:5000', True),
+    ('mirror.lan:5000', True),
+    ('127.0.0.1:5443', False),
+    ('registry.example.com', False),
+    ('unknown.invalid', False),
+])
+def test_insecure_registries_as_the_daemon_counts_them(key, insecure):
+    resolve = lambda hostname: ADDRESSES.get(hostname, set())  # noqa: E731
+    assert insecure_registry(key, DAEMON_REGISTRY_CONFIG, resolve) is insecure
