@@ -204,6 +204,15 @@ class SpareRegistry:
         return self.log.read_text().count('"HEAD /v2/%s/manifests/%s ' % (path, tag))
 
 
+def only_in_the_registry(engine, reference):
+    """Make an image named ``reference`` (``REGISTRY/path:1.0``), push it, drop it locally; return its ID."""
+    image_id = engine.make_image(reference)
+    for event in engine.api.push(reference.rsplit(':', 1)[0], tag='1.0', stream=True, decode=True):
+        assert 'error' not in event, event
+    engine.api.remove_image(reference)
+    return image_id
+
+
 @pytest.fixture
 def spare_registry(tmp_path):
     registry = SpareRegistry(tmp_path, 5099)
@@ -214,10 +223,7 @@ def spare_registry(tmp_path):
 
 def test_retries_ride_out_a_registry_that_comes_back(ansible, engine, spare_registry, unique):
     reference = '%s/retry/%s:1.0' % (spare_registry.address, unique)
-    image_id = engine.make_image(reference)
-    for event in engine.api.push(reference.rsplit(':', 1)[0], tag='1.0', stream=True, decode=True):
-        assert 'error' not in event, event
-    engine.api.remove_image(reference)
+    image_id = only_in_the_registry(engine, reference)
     spare_registry.stop()
     restart = threading.Timer(2.0, spare_registry.start)
     restart.start()
@@ -250,10 +256,7 @@ def test_a_missing_tag_is_not_retried(ansible, engine, spare_registry, unique):
 def test_a_registry_that_stops_answering_fails_the_pull_after_timeout(ansible, engine, secure_registry, unique):
     registry = secure_registry(auth=False, tls=False)
     reference = '%s/stall/%s:1.0' % (registry.address, unique)
-    image_id = engine.make_image(reference)
-    for event in engine.api.push(reference.rsplit(':', 1)[0], tag='1.0', stream=True, decode=True):
-        assert 'error' not in event, event
-    engine.api.remove_image(reference)
+    image_id = only_in_the_registry(engine, reference)
     registry.freeze()
     try:
         stalled = ansible.module('image_pull', name=reference, timeout=5)
