@@ -37,7 +37,7 @@ options:
     description:
       - Seconds to wait for an answer from the daemon.
       - A pull or push may take longer, but fails when the daemon reports no progress for this long (a
-        registry that stopped answering); the failure counts as transient, so O(retries) tries again where
+        registry that stopped answering); the failure counts as transient, so C(retries) tries again where
         the module has it. Saves, loads and imports are streamed and not bound by it.
       - When not given, the value of E(DOCKER_TIMEOUT) is used, else V(60).
     type: int

@@ -46,8 +46,25 @@ options:
   history:
     description:
       - Add to each image a C(history) list with its layers, newest first, as C(docker history) shows them.
+      - Only with O(view=inspect) and without O(fields).
     type: bool
     default: false
+  view:
+    description:
+      - V(inspect) returns each image's whole inspect data, as C(docker image inspect) prints it.
+      - V(list) returns the rows of C(docker images) instead, one per tag (one C(<none>) row for an untagged
+        image), with a few keys each; it reads only the image list, which is quicker on a host with many images.
+    type: str
+    choices: [inspect, list]
+    default: inspect
+  fields:
+    description:
+      - Return only these fields of the inspect data, like C(docker inspect -f). Each is a dotted path, as
+        V(Config.Labels) (or V(.Config.Labels)) for what C(docker inspect -f) reads as C(.Config.Labels).
+      - A field an image lacks is V(null) (C(<no value>) in the CLI).
+      - Only with O(view=inspect).
+    type: list
+    elements: str
 seealso:
   - module: dockyard.docker.image_pull
 '''
@@ -77,6 +94,17 @@ EXAMPLES = r'''
     filters:
       reference: "registry.example.com/team/*"
 
+- name: The docker images view, one row per tag (docker images)
+  dockyard.docker.image_info:
+    view: list
+  register: listing
+
+- name: Only the labels and architecture of an image (docker inspect -f '{{.Config.Labels}} {{.Architecture}}')
+  dockyard.docker.image_info:
+    name: busybox:1.36
+    fields: [Config.Labels, Architecture]
+  register: picked
+
 - name: Layers of an image (docker history busybox:1.36)
   dockyard.docker.image_info:
     name: busybox:1.36
@@ -93,11 +121,37 @@ images:
   description:
     - The inspect data of each image found, with Docker's keys (C(Id), C(RepoTags), C(RepoDigests),
       C(Architecture), C(Os), C(Size), C(Created), C(Config), ...).
+    - With O(fields), only those fields, keyed by their dotted paths (C(Config.Labels)).
+    - With O(view=list), the rows of C(docker images) instead (see below).
     - In the order of O(name) when given, else in the daemon's order (newest first).
   returned: always
   type: list
   elements: dict
   contains:
+    repository:
+      description: The repository of the row's tag, or V(<none>).
+      returned: when O(view=list)
+      type: str
+    tag:
+      description: The row's tag, or V(<none>).
+      returned: when O(view=list)
+      type: str
+    id:
+      description: The image ID, abbreviated to 12 hex digits as C(docker images) shows it.
+      returned: when O(view=list)
+      type: str
+    created:
+      description: When the image was made, as an RFC 3339 UTC time.
+      returned: when O(view=list)
+      type: str
+    size:
+      description: The image's size in the docker CLI's units (powers of 1000), as V(3.08MB).
+      returned: when O(view=list)
+      type: str
+    size_bytes:
+      description: The image's size in bytes.
+      returned: when O(view=list)
+      type: int
     history:
       description: The image's layers, newest first, as C(docker history --no-trunc --human=false) shows them.
       returned: when O(history=true)
@@ -131,17 +185,18 @@ images:
       Os: linux
 '''
 
-import time
-
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_each
 from ansible_collections.dockyard.docker.plugins.module_utils._store import ImageStore
+from ansible_collections.dockyard.docker.plugins.module_utils._views import (
+    field_paths, listing_rows, pick_fields, rfc3339)
 
 
 def _history_entry(layer):
     return {
         'id': layer.get('Id'),
-        'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(layer.get('Created') or 0)),
+        'created': rfc3339(layer.get('Created')),
         'created_by': layer.get('CreatedBy') or '',
         'size': layer.get('Size') or 0,
         'comment': layer.get('Comment') or '',
@@ -164,11 +219,21 @@ class ImageInspector:
         return [image for image in (self.client.inspect_image(summary['Id']) for summary in summaries) if image]
 
     def run(self):
-        names = self.params['name']
+        names, fields = self.params['name'], self.params['fields']
+        if self.params['view'] == 'list':
+            if fields is not None or self.params['history'] or names is not None:
+                raise DockerError('view=list shows the image list as docker images does; name, fields and history '
+                                  'need view=inspect')
+            return dict(changed=False, images=listing_rows(self.client.list_images(filters=self.params['filters'])))
+        if fields is not None and self.params['history']:
+            raise DockerError('history adds to the whole inspect data; leave out fields to get it')
+        paths = None if fields is None else field_paths(fields)
         images = self._named(names) if names is not None else self._listed()
         if self.params['history']:
             for image in images:
                 image['history'] = [_history_entry(layer) for layer in self.client.image_history(image['Id'])]
+        if paths is not None:
+            images = [pick_fields(image, paths) for image in images]
         return dict(changed=False, images=images)
 
 
@@ -178,6 +243,8 @@ def main():
             name=dict(type='list', elements='str'),
             filters=dict(type='dict'),
             history=dict(type='bool', default=False),
+            view=dict(type='str', choices=['inspect', 'list'], default='inspect'),
+            fields=dict(type='list', elements='str'),
         ),
         mutually_exclusive=[('name', 'filters')],
     )

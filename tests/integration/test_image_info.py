@@ -131,3 +131,45 @@ def test_bad_input_and_an_unreachable_daemon(ansible):
     assert both['msg'] == 'parameters are mutually exclusive: name|filters'
     assert unreachable['msg'] == ('Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock: '
                                   'No such file or directory')
+
+
+def test_the_list_view_has_the_rows_of_docker_images(ansible, engine, unique):
+    engine.make_image('info/%s-list:1' % unique)
+    engine.api.tag('info/%s-list:1' % unique, 'info/%s-list' % unique, 'two')
+    filters = {'reference': 'info/%s-list' % unique}
+    check, apply = ansible.run(task('image_info', check=True, view='list', filters=filters),
+                               task('image_info', view='list', filters=filters)).results
+    assert check['images'] == apply['images']
+    assert apply['changed'] is False
+    printed = engine.cli('images', '--filter', 'reference=info/%s-list' % unique, '--format',
+                         '{{.Repository}} {{.Tag}} {{.ID}} {{.Size}}').split('\n')
+    assert sorted('%(repository)s %(tag)s %(id)s %(size)s' % row for row in apply['images']) == sorted(
+        line for line in printed if line)
+    assert {row['size_bytes'] for row in apply['images']} == {engine.api.inspect_image('info/%s-list:1' % unique)['Size']}
+
+
+def test_fields_are_what_docker_inspect_f_prints(ansible, engine, unique):
+    reference = 'info/%s-fields:1' % unique
+    engine.make_image(reference)
+    result = ansible.module('image_info', name=[reference], fields=['Id', '.Architecture', 'Config.Cmd', 'Nope'])
+    [picked] = result['images']
+    assert sorted(picked) == ['Architecture', 'Config.Cmd', 'Id', 'Nope']
+    assert picked['Id'] == engine.cli('inspect', '-f', '{{.Id}}', reference).strip()
+    assert picked['Architecture'] == engine.cli('inspect', '-f', '{{.Architecture}}', reference).strip()
+    assert json.dumps(picked['Config.Cmd']).replace(', ', ',') == engine.cli(
+        'inspect', '-f', '{{json .Config.Cmd}}', reference).strip()
+    assert picked['Nope'] is None
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(view='list', fields=['Id']),
+     'view=list shows the image list as docker images does; name, fields and history need view=inspect'),
+    (dict(fields=['Id'], history=True), 'history adds to the whole inspect data; leave out fields to get it'),
+    (dict(fields=['Config..Cmd']),
+     "fields[0]: 'Config..Cmd' is no field of the inspect data; give a dotted path such as Config.Labels"),
+    (dict(view='table'), 'value of view must be one of: inspect, list, got: table'),
+])
+def test_views_refuse_what_they_cannot_show(ansible, args, message):
+    result = ansible.module('image_info', **args)
+    assert result['failed'] is True
+    assert result['msg'] == message
