@@ -150,12 +150,15 @@ def parse_reference(text, default_tag=DEFAULT_TAG):
     name, tag = _split_tag(text, name)
     if not name:
         raise _invalid(text, 'the repository name is empty')
-    if len(name) > MAX_NAME_LENGTH:
-        raise _invalid(text, 'repository name must not be longer than %d characters' % MAX_NAME_LENGTH)
     domain, path = _split_domain(text, name)
     _check_path(text, path)
-    if domain == HUB_DOMAIN and '/' not in path:
+    official = domain == HUB_DOMAIN and '/' not in path
+    if official:
         path = 'library/' + path
+    if len(path) > MAX_NAME_LENGTH:
+        # As distribution/reference counts it: the path after the registry, with Docker Hub's library/.
+        raise _invalid(text, 'repository name must not be longer than %d characters%s'
+                       % (MAX_NAME_LENGTH, " with its 'library/' prefix" if official else ''))
     if tag is None and digest is None:
         tag = default_tag
     return ImageReference(domain, path, tag, digest)

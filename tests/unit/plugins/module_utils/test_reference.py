@@ -60,7 +60,12 @@ def test_valid_references(text, repository, canonical, tag, digest):
                                "exactly 64 lower-case hex digits"),
     ('bad_host:5000/app', "invalid image reference 'bad_host:5000/app': registry 'bad_host:5000' is not a "
                           "valid host[:port]"),
-    ('a' * 256, "invalid image reference '" + 'a' * 256 + "': repository name must not be longer than 255 characters"),
+    ('a' * 256, "invalid image reference '" + 'a' * 256 + "': repository name must not be longer than 255 characters "
+                "with its 'library/' prefix"),
+    ('a' * 248, "invalid image reference '" + 'a' * 248 + "': repository name must not be longer than 255 characters "
+                "with its 'library/' prefix"),
+    ('example.com/' + 'a' * 256, "invalid image reference 'example.com/" + 'a' * 256 + "': repository name must not "
+                                 "be longer than 255 characters"),
 ])
 def test_malformed_references_say_what_is_wrong(text, message):
     with pytest.raises(DockerError) as caught:
@@ -108,3 +113,12 @@ def test_image_ids():
 def test_the_grammar_is_ascii_and_anchored_at_the_very_end(text):
     with pytest.raises(DockerError):
         parse_reference(text)
+
+
+@pytest.mark.parametrize('text, path', [
+    ('a' * 247, 'library/' + 'a' * 247),
+    ('example.com/' + 'a' * 255, 'a' * 255),
+    ('team/' + 'a' * 250, 'team/' + 'a' * 250),
+])
+def test_the_length_limit_counts_the_path_after_the_registry(text, path):
+    assert parse_reference(text).path == path
