@@ -25,6 +25,8 @@ from ansible_collections.dockyard.docker.plugins.module_utils._errors import Doc
 DEFAULT_TAG = 'latest'
 HUB_DOMAIN = 'docker.io'
 HUB_ALIASES = ('docker.io', 'index.docker.io', 'registry-1.docker.io')
+# The registries a name folds into docker.io; the daemon keeps registry-1.docker.io/... under that name.
+_HUB_NAMES = ('docker.io', 'index.docker.io')
 MAX_NAME_LENGTH = 255
 
 _PATH_COMPONENT = re.compile(r'^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\Z')
@@ -119,7 +121,7 @@ def _split_domain(text, name):
     if sep and ('.' in first or ':' in first or first == 'localhost' or first != first.lower()):
         if not _DOMAIN.match(first):
             raise _invalid(text, "registry '%s' is not a valid host[:port]" % first)
-        domain = HUB_DOMAIN if first in HUB_ALIASES else first
+        domain = HUB_DOMAIN if first in _HUB_NAMES else first
         return domain, rest
     return HUB_DOMAIN, name
 

@@ -25,6 +25,8 @@ DIGEST = 'sha256:' + 'ab' * 32
     ('registry.example.com/a/b/c:tag_1.x-y', 'registry.example.com/a/b/c', 'registry.example.com/a/b/c',
      'tag_1.x-y', None),
     ('[::1]:5000/app', '[::1]:5000/app', '[::1]:5000/app', 'latest', None),
+    ('registry-1.docker.io/busybox', 'registry-1.docker.io/busybox', 'registry-1.docker.io/busybox', 'latest',
+     None),
     ('Registry.Example.com/app', 'Registry.Example.com/app', 'Registry.Example.com/app', 'latest', None),
     ('app@' + DIGEST, 'app', 'docker.io/library/app', None, DIGEST),
     ('app:1@' + DIGEST, 'app', 'docker.io/library/app', '1', DIGEST),
