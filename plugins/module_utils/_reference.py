@@ -38,7 +38,9 @@ _DOMAIN = re.compile(
 # ASCII only, as distribution's grammar: Python's \w would also take letters such as 'ä'.
 _TAG = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z')
 _DIGEST = re.compile(r'^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}\Z')
-_SHA256_DIGEST = re.compile(r'^sha256:[0-9a-f]{64}\Z')
+# The algorithms the daemon's digest package (go-digest) checks, and the hex digits of each.
+_DIGEST_HEX = {'sha256': 64, 'sha384': 96, 'sha512': 128}
+_LOWER_HEX = re.compile(r'^[0-9a-f]+\Z')
 _IMAGE_ID = re.compile(r'^(?:sha256:)?[0-9a-f]{64}\Z')
 _ID_PREFIX = re.compile(r'^[0-9a-f]{1,64}\Z')
 
@@ -96,8 +98,12 @@ def _split_digest(text):
         return text, None
     if not _DIGEST.match(digest):
         raise _invalid(text, "digest '%s' is not of the form algorithm:hex, e.g. sha256:<64 hex digits>" % digest)
-    if digest.startswith('sha256:') and not _SHA256_DIGEST.match(digest):
-        raise _invalid(text, "a sha256 digest has exactly 64 lower-case hex digits")
+    algorithm, encoded = digest.split(':', 1)
+    if algorithm not in _DIGEST_HEX:
+        raise _invalid(text, "digest algorithm '%s' is not one Docker knows: use %s"
+                       % (algorithm, ', '.join(sorted(_DIGEST_HEX))))
+    if len(encoded) != _DIGEST_HEX[algorithm] or not _LOWER_HEX.match(encoded):
+        raise _invalid(text, "a %s digest has exactly %d lower-case hex digits" % (algorithm, _DIGEST_HEX[algorithm]))
     return name, digest
 
 

@@ -30,6 +30,7 @@ DIGEST = 'sha256:' + 'ab' * 32
     ('Registry.Example.com/app', 'Registry.Example.com/app', 'Registry.Example.com/app', 'latest', None),
     ('app@' + DIGEST, 'app', 'docker.io/library/app', None, DIGEST),
     ('app:1@' + DIGEST, 'app', 'docker.io/library/app', '1', DIGEST),
+    ('app@sha512:' + 'c' * 128, 'app', 'docker.io/library/app', None, 'sha512:' + 'c' * 128),
     ('a__b/c-d/e--f/g.h', 'a__b/c-d/e--f/g.h', 'docker.io/a__b/c-d/e--f/g.h', 'latest', None),
     ('localhost:5000', 'localhost', 'docker.io/library/localhost', '5000', None),
 ])
@@ -60,6 +61,12 @@ def test_valid_references(text, repository, canonical, tag, digest):
                        "algorithm:hex, e.g. sha256:<64 hex digits>"),
     ('app@sha256:' + 'a' * 40, "invalid image reference 'app@sha256:" + 'a' * 40 + "': a sha256 digest has "
                                "exactly 64 lower-case hex digits"),
+    ('app@md5:' + 'a' * 32, "invalid image reference 'app@md5:" + 'a' * 32 + "': digest algorithm 'md5' is not one "
+                            "Docker knows: use sha256, sha384, sha512"),
+    ('app@SHA256:' + 'a' * 64, "invalid image reference 'app@SHA256:" + 'a' * 64 + "': digest algorithm 'SHA256' is "
+                               "not one Docker knows: use sha256, sha384, sha512"),
+    ('app@sha512:' + 'a' * 64, "invalid image reference 'app@sha512:" + 'a' * 64 + "': a sha512 digest has exactly "
+                               "128 lower-case hex digits"),
     ('bad_host:5000/app', "invalid image reference 'bad_host:5000/app': registry 'bad_host:5000' is not a "
                           "valid host[:port]"),
     ('a' * 256, "invalid image reference '" + 'a' * 256 + "': repository name must not be longer than 255 characters "
