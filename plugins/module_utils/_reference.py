@@ -31,7 +31,7 @@ MAX_NAME_LENGTH = 255
 
 _PATH_COMPONENT = re.compile(r'^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\Z')
 _DOMAIN = re.compile(
-    r'^(?:\[[0-9A-Fa-f:.]+\]'
+    r'^(?:\[[0-9A-Fa-f:]+\]'
     r'|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)'
     r'(?::[0-9]+)?\Z'
 )
@@ -154,6 +154,8 @@ def parse_reference(text, default_tag=DEFAULT_TAG):
         raise _invalid(text or '', 'it is empty')
     if any(char.isspace() for char in text):
         raise _invalid(text, 'it contains white space')
+    if _IMAGE_ID.match(text) and ':' not in text:
+        raise _invalid(text, 'a repository name cannot be 64 hex digits, the form of an image ID')
     name, digest = _split_digest(text)
     name, tag = _split_tag(text, name)
     if not name:

@@ -32,6 +32,7 @@ DIGEST = 'sha256:' + 'ab' * 32
     ('app:1@' + DIGEST, 'app', 'docker.io/library/app', '1', DIGEST),
     ('app@sha512:' + 'c' * 128, 'app', 'docker.io/library/app', None, 'sha512:' + 'c' * 128),
     ('a__b/c-d/e--f/g.h', 'a__b/c-d/e--f/g.h', 'docker.io/a__b/c-d/e--f/g.h', 'latest', None),
+    ('a' * 64 + ':1', 'a' * 64, 'docker.io/library/' + 'a' * 64, '1', None),
     ('localhost:5000', 'localhost', 'docker.io/library/localhost', '5000', None),
 ])
 def test_valid_references(text, repository, canonical, tag, digest):
@@ -67,6 +68,10 @@ def test_valid_references(text, repository, canonical, tag, digest):
                                "not one Docker knows: use sha256, sha384, sha512"),
     ('app@sha512:' + 'a' * 64, "invalid image reference 'app@sha512:" + 'a' * 64 + "': a sha512 digest has exactly "
                                "128 lower-case hex digits"),
+    ('a' * 64, "invalid image reference '" + 'a' * 64 + "': a repository name cannot be 64 hex digits, the form of "
+                "an image ID"),
+    ('[::ffff:1.2.3.4]/app', "invalid image reference '[::ffff:1.2.3.4]/app': registry '[::ffff:1.2.3.4]' is not a "
+                             "valid host[:port]"),
     ('bad_host:5000/app', "invalid image reference 'bad_host:5000/app': registry 'bad_host:5000' is not a "
                           "valid host[:port]"),
     ('a' * 256, "invalid image reference '" + 'a' * 256 + "': repository name must not be longer than 255 characters "
