@@ -80,7 +80,7 @@ def _docker_domain(text):
     if not slash:
         return 'docker.io', 'library/' + text
     if first == 'index.docker.io':
-        domain, rest = 'docker.io', rest
+        domain = 'docker.io'
     elif first == 'localhost' or '.' in first or ':' in first or first.lower() != first:
         domain = first
     else:
@@ -187,7 +187,7 @@ NOISE = st.one_of(st.sampled_from(list('/:@._-+[]ABZ \t\n\u00e4\u00df\u0130\u212
 def mutated_references(draw):
     """A grammar reference with a few characters inserted, replaced or dropped, or upper-cased."""
     text = draw(grammar_references())
-    for _ in range(draw(st.integers(1, 3))):
+    for _mutation in range(draw(st.integers(1, 3))):
         where = draw(st.integers(0, len(text)))
         action = draw(st.sampled_from(['insert', 'replace', 'drop', 'upper']))
         if action == 'insert':

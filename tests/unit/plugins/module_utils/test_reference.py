@@ -69,7 +69,7 @@ def test_valid_references(text, repository, canonical, tag, digest):
     ('app@sha512:' + 'a' * 64, "invalid image reference 'app@sha512:" + 'a' * 64 + "': a sha512 digest has exactly "
                                "128 lower-case hex digits"),
     ('a' * 64, "invalid image reference '" + 'a' * 64 + "': a repository name cannot be 64 hex digits, the form of "
-                "an image ID"),
+               "an image ID"),
     ('[::ffff:1.2.3.4]/app', "invalid image reference '[::ffff:1.2.3.4]/app': registry '[::ffff:1.2.3.4]' is not a "
                              "valid host[:port]"),
     ('bad_host:5000/app', "invalid image reference 'bad_host:5000/app': registry 'bad_host:5000' is not a "
