@@ -48,7 +48,7 @@ class Change:
         try:
             return shlex.split(self.argument)
         except ValueError as exc:
-            raise DockerError('%s: %s' % (self.where, exc))
+            raise DockerError("%s: %s '%s': %s" % (self.where, self.instruction, self.argument, exc))
 
     def pairs(self):
         """``[(key, value)]`` of ENV and LABEL, in either ``KEY=VALUE ...`` or ``KEY VALUE`` form."""

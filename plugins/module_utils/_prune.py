@@ -37,7 +37,8 @@ _DURATION_PART = re.compile(r'([0-9]*)(?:\.([0-9]*))?(ns|us|\u00b5s|\u03bcs|ms|s
 _ZONE = r'(?P<zone>Z|[+-][0-9]{2}:[0-9]{2})'
 _DATE = r'(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})'
 _CLOCK = r'T(?P<hour>[0-9]{1,2})(?::(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]+))?)?)?'
-_UNIX = re.compile(r'^([+-]?[0-9]+)(?:\.([+-]?[0-9]+))?$')
+_UNIX = re.compile(r'^([+-]?[0-9]+)(?:\.([+-]?[0-9]+))?\Z')
+_INT64 = 2 ** 63
 
 
 # --- time, the way the daemon reads the until filter ---------------------------------------------------
@@ -52,12 +53,20 @@ def go_duration(text):
         match = _DURATION_PART.match(rest, position)
         if not match or not (match.group(1) or match.group(2)):
             return None
-        whole, fraction, unit = match.group(1) or '0', match.group(2) or '', _DURATION_UNITS[match.group(3)]
+        whole, fraction = match.group(1).lstrip('0') or '0', match.group(2) or ''
+        unit = _DURATION_UNITS[match.group(3)]
+        if len(whole) > 19:
+            return None
         total += int(whole) * unit
         if fraction:
+            # Go keeps the fraction's leading digits while they fit in an int64; 18 always do.
+            fraction = fraction[:18]
             total += int(float(int(fraction)) * (unit / 10 ** len(fraction)))
         position = match.end()
-    return sign * total if rest else None
+    # Go's time.Duration is an int64: a longer one is no duration.
+    if not rest or total > _INT64 - (sign > 0):
+        return None
+    return sign * total
 
 
 def _zone_offset(zone):
@@ -86,7 +95,7 @@ def parse_timestamp(text, local_offset=0):
     """Nanoseconds since the epoch of an RFC 3339 style time stamp, or None."""
     zoned = any(char in text for char in 'zZ+') or text.count('-') == 3
     pattern = _DATE + ('(?:%s)?' % _CLOCK if 'T' in text else '') + (_ZONE if zoned else '')
-    match = re.match('^%s$' % pattern, text)
+    match = re.match('^%s\\Z' % pattern, text)
     return _clock_nanoseconds(match, local_offset) if match else None
 
 
@@ -101,9 +110,11 @@ def until_nanoseconds(text, now_ns, local_offset):
     unix = None if '-' in text else _UNIX.match(text)
     if not unix:
         raise DockerError("filters.until: '%s' is neither a time stamp nor a duration such as 24h or 10m" % text)
-    fraction = unix.group(2) or ''
+    seconds, fraction = unix.group(1), (unix.group(2) or '')[:9]
+    if len(seconds.lstrip('+-').lstrip('0')) > 19 or not -_INT64 <= int(seconds) < _INT64:
+        raise DockerError("filters.until: '%s' is more seconds than the daemon counts" % text)
     nanoseconds = int(int(fraction) * 10 ** (9 - len(fraction))) if fraction else 0
-    return int(unix.group(1)) * SECOND + nanoseconds
+    return int(seconds) * SECOND + nanoseconds
 
 
 def daemon_clock(info):
@@ -119,14 +130,14 @@ def daemon_clock(info):
 def normalize_filters(raw):
     """``{key: [values]}`` for the filters a prune takes, rejecting the others before the daemon sees them."""
     filters = {}
-    for key, value in sorted((raw or {}).items()):
+    for key, value in sorted((raw or {}).items(), key=lambda item: str(item[0])):
         if key == 'dangling':
             raise DockerError("filters: use the all option instead of a dangling filter")
         if key not in FILTERS:
             raise DockerError("filters: image_prune takes the filters %s, not '%s'" % (', '.join(FILTERS), key))
         values = [str(item) for item in (value if isinstance(value, list) else [value])]
         if key == 'until' and len(values) != 1:
-            raise DockerError('filters.until takes one value, got %d' % len(values))
+            raise DockerError('filters.until takes one value, got %d: %s' % (len(values), ', '.join(map(repr, values))))
         if values:
             filters[key] = values
     return filters

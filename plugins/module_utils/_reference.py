@@ -25,18 +25,22 @@ from ansible_collections.dockyard.docker.plugins.module_utils._errors import Doc
 DEFAULT_TAG = 'latest'
 HUB_DOMAIN = 'docker.io'
 HUB_ALIASES = ('docker.io', 'index.docker.io', 'registry-1.docker.io')
+# The registries a name folds into docker.io; the daemon keeps registry-1.docker.io/... under that name.
+_HUB_NAMES = ('docker.io', 'index.docker.io')
 MAX_NAME_LENGTH = 255
 
 _PATH_COMPONENT = re.compile(r'^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\Z')
 _DOMAIN = re.compile(
-    r'^(?:\[[0-9A-Fa-f:.]+\]'
+    r'^(?:\[[0-9A-Fa-f:]+\]'
     r'|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)'
     r'(?::[0-9]+)?\Z'
 )
 # ASCII only, as distribution's grammar: Python's \w would also take letters such as 'ä'.
 _TAG = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z')
 _DIGEST = re.compile(r'^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}\Z')
-_SHA256_DIGEST = re.compile(r'^sha256:[0-9a-f]{64}\Z')
+# The algorithms the daemon's digest package (go-digest) checks, and the hex digits of each.
+_DIGEST_HEX = {'sha256': 64, 'sha384': 96, 'sha512': 128}
+_LOWER_HEX = re.compile(r'^[0-9a-f]+\Z')
 _IMAGE_ID = re.compile(r'^(?:sha256:)?[0-9a-f]{64}\Z')
 _ID_PREFIX = re.compile(r'^[0-9a-f]{1,64}\Z')
 
@@ -94,8 +98,12 @@ def _split_digest(text):
         return text, None
     if not _DIGEST.match(digest):
         raise _invalid(text, "digest '%s' is not of the form algorithm:hex, e.g. sha256:<64 hex digits>" % digest)
-    if digest.startswith('sha256:') and not _SHA256_DIGEST.match(digest):
-        raise _invalid(text, "a sha256 digest has exactly 64 lower-case hex digits")
+    algorithm, encoded = digest.split(':', 1)
+    if algorithm not in _DIGEST_HEX:
+        raise _invalid(text, "digest algorithm '%s' is not one Docker knows: use %s"
+                       % (algorithm, ', '.join(sorted(_DIGEST_HEX))))
+    if len(encoded) != _DIGEST_HEX[algorithm] or not _LOWER_HEX.match(encoded):
+        raise _invalid(text, "a %s digest has exactly %d lower-case hex digits" % (algorithm, _DIGEST_HEX[algorithm]))
     return name, digest
 
 
@@ -119,7 +127,7 @@ def _split_domain(text, name):
     if sep and ('.' in first or ':' in first or first == 'localhost' or first != first.lower()):
         if not _DOMAIN.match(first):
             raise _invalid(text, "registry '%s' is not a valid host[:port]" % first)
-        domain = HUB_DOMAIN if first in HUB_ALIASES else first
+        domain = HUB_DOMAIN if first in _HUB_NAMES else first
         return domain, rest
     return HUB_DOMAIN, name
 
@@ -146,16 +154,21 @@ def parse_reference(text, default_tag=DEFAULT_TAG):
         raise _invalid(text or '', 'it is empty')
     if any(char.isspace() for char in text):
         raise _invalid(text, 'it contains white space')
+    if _IMAGE_ID.match(text) and ':' not in text:
+        raise _invalid(text, 'a repository name cannot be 64 hex digits, the form of an image ID')
     name, digest = _split_digest(text)
     name, tag = _split_tag(text, name)
     if not name:
         raise _invalid(text, 'the repository name is empty')
-    if len(name) > MAX_NAME_LENGTH:
-        raise _invalid(text, 'repository name must not be longer than %d characters' % MAX_NAME_LENGTH)
     domain, path = _split_domain(text, name)
     _check_path(text, path)
-    if domain == HUB_DOMAIN and '/' not in path:
+    official = domain == HUB_DOMAIN and '/' not in path
+    if official:
         path = 'library/' + path
+    if len(path) > MAX_NAME_LENGTH:
+        # As distribution/reference counts it: the path after the registry, with Docker Hub's library/.
+        raise _invalid(text, 'repository name must not be longer than %d characters%s'
+                       % (MAX_NAME_LENGTH, " with its 'library/' prefix" if official else ''))
     if tag is None and digest is None:
         tag = default_tag
     return ImageReference(domain, path, tag, digest)

@@ -57,7 +57,7 @@ else:
     HAS_DOCKER_CREDENTIALS = True
 
 DOCKER_HUB_KEY = 'https://index.docker.io/v1/'
-# Image names spell Docker Hub as HUB_ALIASES; a registry option may also name its web address.
+# Docker Hub's registry answers as HUB_ALIASES; a registry option may also name its web address.
 DOCKER_HUB_NAMES = HUB_ALIASES + ('registry.hub.docker.com',)
 CATALOG_PAGE_SIZE = 100
 

@@ -25,7 +25,7 @@ INSTRUCTIONS = 'CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORK
     (['EXPOSE 0'], 'a commit', "changes[0]: '0' is not a port, a port range or either with /tcp, /udp or /sctp"),
     (['USER root', '  '], 'a commit', 'changes[1]: the line is empty'),
     (['ONBUILD FROM busybox'], 'an import', 'changes[0]: ONBUILD cannot trigger FROM'),
-    (['ENV A="unclosed'], 'a commit', 'changes[0]: No closing quotation'),
+    (['ENV A="unclosed'], 'a commit', "changes[0]: ENV 'A=\"unclosed': No closing quotation"),
 ])
 def test_bad_lines_are_named(lines, taker, message):
     with pytest.raises(DockerError) as caught:

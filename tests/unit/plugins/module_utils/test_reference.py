@@ -25,10 +25,14 @@ DIGEST = 'sha256:' + 'ab' * 32
     ('registry.example.com/a/b/c:tag_1.x-y', 'registry.example.com/a/b/c', 'registry.example.com/a/b/c',
      'tag_1.x-y', None),
     ('[::1]:5000/app', '[::1]:5000/app', '[::1]:5000/app', 'latest', None),
+    ('registry-1.docker.io/busybox', 'registry-1.docker.io/busybox', 'registry-1.docker.io/busybox', 'latest',
+     None),
     ('Registry.Example.com/app', 'Registry.Example.com/app', 'Registry.Example.com/app', 'latest', None),
     ('app@' + DIGEST, 'app', 'docker.io/library/app', None, DIGEST),
     ('app:1@' + DIGEST, 'app', 'docker.io/library/app', '1', DIGEST),
+    ('app@sha512:' + 'c' * 128, 'app', 'docker.io/library/app', None, 'sha512:' + 'c' * 128),
     ('a__b/c-d/e--f/g.h', 'a__b/c-d/e--f/g.h', 'docker.io/a__b/c-d/e--f/g.h', 'latest', None),
+    ('a' * 64 + ':1', 'a' * 64, 'docker.io/library/' + 'a' * 64, '1', None),
     ('localhost:5000', 'localhost', 'docker.io/library/localhost', '5000', None),
 ])
 def test_valid_references(text, repository, canonical, tag, digest):
@@ -58,9 +62,24 @@ def test_valid_references(text, repository, canonical, tag, digest):
                        "algorithm:hex, e.g. sha256:<64 hex digits>"),
     ('app@sha256:' + 'a' * 40, "invalid image reference 'app@sha256:" + 'a' * 40 + "': a sha256 digest has "
                                "exactly 64 lower-case hex digits"),
+    ('app@md5:' + 'a' * 32, "invalid image reference 'app@md5:" + 'a' * 32 + "': digest algorithm 'md5' is not one "
+                            "Docker knows: use sha256, sha384, sha512"),
+    ('app@SHA256:' + 'a' * 64, "invalid image reference 'app@SHA256:" + 'a' * 64 + "': digest algorithm 'SHA256' is "
+                               "not one Docker knows: use sha256, sha384, sha512"),
+    ('app@sha512:' + 'a' * 64, "invalid image reference 'app@sha512:" + 'a' * 64 + "': a sha512 digest has exactly "
+                               "128 lower-case hex digits"),
+    ('a' * 64, "invalid image reference '" + 'a' * 64 + "': a repository name cannot be 64 hex digits, the form of "
+               "an image ID"),
+    ('[::ffff:1.2.3.4]/app', "invalid image reference '[::ffff:1.2.3.4]/app': registry '[::ffff:1.2.3.4]' is not a "
+                             "valid host[:port]"),
     ('bad_host:5000/app', "invalid image reference 'bad_host:5000/app': registry 'bad_host:5000' is not a "
                           "valid host[:port]"),
-    ('a' * 256, "invalid image reference '" + 'a' * 256 + "': repository name must not be longer than 255 characters"),
+    ('a' * 256, "invalid image reference '" + 'a' * 256 + "': repository name must not be longer than 255 characters "
+                "with its 'library/' prefix"),
+    ('a' * 248, "invalid image reference '" + 'a' * 248 + "': repository name must not be longer than 255 characters "
+                "with its 'library/' prefix"),
+    ('example.com/' + 'a' * 256, "invalid image reference 'example.com/" + 'a' * 256 + "': repository name must not "
+                                 "be longer than 255 characters"),
 ])
 def test_malformed_references_say_what_is_wrong(text, message):
     with pytest.raises(DockerError) as caught:
@@ -108,3 +127,12 @@ def test_image_ids():
 def test_the_grammar_is_ascii_and_anchored_at_the_very_end(text):
     with pytest.raises(DockerError):
         parse_reference(text)
+
+
+@pytest.mark.parametrize('text, path', [
+    ('a' * 247, 'library/' + 'a' * 247),
+    ('example.com/' + 'a' * 255, 'a' * 255),
+    ('team/' + 'a' * 250, 'team/' + 'a' * 250),
+])
+def test_the_length_limit_counts_the_path_after_the_registry(text, path):
+    assert parse_reference(text).path == path
