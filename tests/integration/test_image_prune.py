@@ -225,7 +225,7 @@ def test_bad_filters_are_rejected_before_the_daemon(ansible):
          "filters.until: 'yesterday' is neither a time stamp nor a duration such as 24h or 10m"),
         (dict(filters={'until': '2026-13-01'}),
          "filters.until: '2026-13-01' is neither a time stamp nor a duration such as 24h or 10m"),
-        (dict(filters={'until': ['1h', '2h']}), 'filters.until takes one value, got 2'),
+        (dict(filters={'until': ['1h', '2h']}), "filters.until takes one value, got 2: '1h', '2h'"),
         (dict(all='maybe'), "argument 'all' is of type str and we were unable to convert to bool: "
                             "The value 'maybe' is not a valid boolean."),
     ]
