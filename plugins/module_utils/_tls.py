@@ -66,11 +66,11 @@ def tls_plan(params, environ):
     cert, cert_source = _pick('client_cert', params, cert_dir, required=False)
     key, key_source = _pick('client_key', params, cert_dir, required=False)
     if bool(cert) != bool(key):
-        given, source, missing = ('client_cert', cert_source, 'client_key') if cert else ('client_key', key_source,
-                                                                                             'client_cert')
-        path = cert or key
-        raise DockerError('the %s %s (%s) has no %s: give %s too' % (KINDS[given], path, source, KINDS[missing],
-                                                                     missing))
+        if cert:
+            given, path, source, missing = 'client_cert', cert, cert_source, 'client_key'
+        else:
+            given, path, source, missing = 'client_key', key, key_source, 'client_cert'
+        raise DockerError('the %s %s (%s) has no %s: give %s too'
+                          % (KINDS[given], path, source, KINDS[missing], missing))
     return TLSPlan(verify, ca_path, (cert, key) if cert else None,
                    (params.get('tls_hostname') or None) if verify else None)
-
