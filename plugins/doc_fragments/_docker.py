@@ -24,7 +24,8 @@ options:
   tls_hostname:
     description:
       - The host name the daemon's TLS certificate must be valid for, when it differs from the host in O(docker_host).
-      - Only used with O(validate_certs=true). When not given, the value of E(DOCKER_TLS_HOSTNAME) is used.
+      - Only used with O(validate_certs=true), and from the first request on, also the one of O(api_version=auto).
+      - When not given, the value of E(DOCKER_TLS_HOSTNAME) is used.
     type: str
   api_version:
     description:
@@ -44,32 +45,40 @@ options:
     default: 60
   ca_path:
     description:
-      - A CA certificate to check the daemon's certificate against, with O(validate_certs=true).
-      - When not given and E(DOCKER_CERT_PATH) is set, C(ca.pem) in that directory is used.
+      - The CA certificate to check the daemon's certificate against, with O(validate_certs=true).
+      - When not given and E(DOCKER_CERT_PATH) is set, C(ca.pem) in that directory is used; else the CAs that
+        the Python C(requests) library trusts by default.
+      - E(REQUESTS_CA_BUNDLE) and E(CURL_CA_BUNDLE) are not used for the daemon's certificate.
+      - The file must exist, also C(ca.pem) of E(DOCKER_CERT_PATH); the task fails naming it. It is not read
+        without O(validate_certs=true).
     type: path
     aliases: [ca_cert, tls_ca_cert, cacert_path]
   client_cert:
     description:
-      - The client certificate to authenticate to the daemon with.
-      - When not given and E(DOCKER_CERT_PATH) is set, C(cert.pem) in that directory is used.
+      - The client certificate to authenticate to the daemon with, over TLS (O(tls) or O(validate_certs)).
+      - When not given and E(DOCKER_CERT_PATH) is set, C(cert.pem) in that directory is used if it is there,
+        as the docker CLI does.
+      - A file given here must exist, and needs O(client_key); the task fails naming what is missing.
     type: path
     aliases: [tls_client_cert, cert_path]
   client_key:
     description:
       - The key of O(client_cert).
-      - When not given and E(DOCKER_CERT_PATH) is set, C(key.pem) in that directory is used.
+      - When not given and E(DOCKER_CERT_PATH) is set, C(key.pem) in that directory is used if it is there.
+      - A file given here must exist.
     type: path
     aliases: [tls_client_key, key_path]
   tls:
     description:
-      - Talk to the daemon over TLS without checking its certificate. O(validate_certs=true) wins over it.
-      - When not given, the value of E(DOCKER_TLS) is used.
+      - Talk to the daemon over TLS without checking its certificate; the task warns about it.
+        O(validate_certs=true) wins over it.
+      - When not given, E(DOCKER_TLS) set to any value turns it on, as the docker CLI reads it.
     type: bool
     default: false
   validate_certs:
     description:
-      - Talk to the daemon over TLS and check its certificate.
-      - When not given, the value of E(DOCKER_TLS_VERIFY) is used.
+      - Talk to the daemon over TLS and check its certificate against O(ca_path).
+      - When not given, E(DOCKER_TLS_VERIFY) set to any value turns it on (V(0) too), as the docker CLI reads it.
     type: bool
     default: false
     aliases: [tls_verify]

@@ -23,16 +23,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import ssl
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError, transient_status
 from ansible_collections.dockyard.docker.plugins.module_utils._options import (
-    api_version_problem, empty_message, empty_options, set_environment)
+    api_version_problem, empty_message, empty_options, set_environment, set_flag)
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_reference
 from ansible_collections.dockyard.docker.plugins.module_utils._registry import credentials, registry_key
 from ansible_collections.dockyard.docker.plugins.module_utils._stream import read_stream
+from ansible_collections.dockyard.docker.plugins.module_utils._tls import tls_plan
 
 try:
     import docker
@@ -42,7 +44,9 @@ try:
     from docker.utils.json_stream import json_stream
     from requests import exceptions as requests_errors
     from requests.adapters import HTTPAdapter
+    import urllib3
     from urllib3 import exceptions as urllib3_errors
+    from urllib3.util.ssl_match_hostname import CertificateError as HostnameMismatch
 except ImportError:
     DOCKER_IMPORT_ERROR = traceback.format_exc()
     HAS_DOCKER = False
@@ -52,6 +56,7 @@ else:
 
 DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock'
 STREAM_CHUNK_SIZE = 1024 * 1024
+MAX_POOL_SIZE = 16
 
 DOCKER_COMMON_ARGS = dict(
     docker_host=dict(type='str', default=DEFAULT_DOCKER_HOST, aliases=['docker_url'],
@@ -63,9 +68,9 @@ DOCKER_COMMON_ARGS = dict(
     ca_path=dict(type='path', aliases=['ca_cert', 'tls_ca_cert', 'cacert_path']),
     client_cert=dict(type='path', aliases=['tls_client_cert', 'cert_path']),
     client_key=dict(type='path', aliases=['tls_client_key', 'key_path']),
-    tls=dict(type='bool', default=False, fallback=(set_environment, ['DOCKER_TLS'])),
+    tls=dict(type='bool', default=False, fallback=(set_flag, ['DOCKER_TLS'])),
     validate_certs=dict(type='bool', default=False, aliases=['tls_verify'],
-                        fallback=(set_environment, ['DOCKER_TLS_VERIFY'])),
+                        fallback=(set_flag, ['DOCKER_TLS_VERIFY'])),
 )
 
 REGISTRY_AUTH_ARG = dict(
@@ -78,36 +83,81 @@ REGISTRY_AUTH_ARG = dict(
 )
 
 
-def _innermost_os_error(exc):
-    """The OSError at the bottom of a requests/urllib3 exception chain, if any."""
+def _causes(exc):
+    """``exc`` and every exception behind it (causes, contexts, wrapped arguments, urllib3 reasons)."""
     seen = set()
     stack = [exc]
-    found = None
     while stack:
         current = stack.pop()
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, OSError) and current.strerror:
-            found = current
+        yield current
         stack.extend([current.__cause__, current.__context__])
         stack.extend(arg for arg in getattr(current, 'args', ()) if isinstance(arg, BaseException))
-        stack.append(getattr(current, 'reason', None) if isinstance(getattr(current, 'reason', None), BaseException) else None)
+        reason = getattr(current, 'reason', None)
+        stack.append(reason if isinstance(reason, BaseException) else None)
+
+
+def _innermost_os_error(exc):
+    """The OSError at the bottom of a requests/urllib3 exception chain, if any."""
+    found = None
+    for current in _causes(exc):
+        if isinstance(current, OSError) and current.strerror:
+            found = current
     return found
 
 
-def _tls_adapter(hostname):
-    """An HTTPS adapter that checks the daemon's certificate against ``hostname``."""
+def _verification_failure(exc):
+    """Why the daemon's certificate was refused, when ``exc`` comes from a TLS handshake that refused it."""
+    for current in _causes(exc):
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current.verify_message or current.reason
+        if isinstance(current, HostnameMismatch):
+            return str(current)
+    return None
 
-    class HostnameAdapter(HTTPAdapter):
+
+def _tls_adapter(plan, verify):
+    """An HTTPS adapter that verifies (or not) and authenticates by ``plan`` alone, whatever the request asks.
+
+    requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE replace a session's ``verify`` on every request; the
+    adapter sends each with ``verify`` (requests' own: a CA file, True or False) and the plan's client
+    certificate instead, and checks the certificate against ``plan.hostname`` when it is set.
+    """
+
+    class DaemonAdapter(HTTPAdapter):
         def init_poolmanager(self, *args, **kwargs):
-            kwargs['assert_hostname'] = hostname
+            if plan.hostname:
+                kwargs['assert_hostname'] = plan.hostname
             super().init_poolmanager(*args, **kwargs)
 
-    return HostnameAdapter()
+        def send(self, request, **kwargs):
+            kwargs.update(verify=verify, cert=plan.client_cert)
+            return super().send(request, **kwargs)
+
+    return DaemonAdapter(pool_maxsize=MAX_POOL_SIZE)
+
+
+def _tls_config(plan):
+    """A TLSConfig the SDK applies before its first request (the ``/version`` of ``api_version: auto``)."""
+
+    verify = (plan.ca_path or True) if plan.verify else False
+
+    class DaemonTLS(docker.TLSConfig):
+        def configure_client(self, client):
+            client.verify = verify
+            client.cert = plan.client_cert
+            client.mount('https://', _tls_adapter(plan, verify))
+
+    return DaemonTLS()
 
 
 def connection_message(docker_host, exc):
+    refused = _verification_failure(exc)
+    if refused:
+        return ('Cannot connect to the Docker daemon at %s: its TLS certificate did not verify (%s); check ca_path '
+                'and tls_hostname' % (docker_host, refused))
     cause = _innermost_os_error(exc)
     reason = cause.strerror if cause is not None else str(exc)
     return 'Cannot connect to the Docker daemon at %s: %s' % (docker_host, reason)
@@ -187,35 +237,28 @@ class DockerImageClient:
             self.fail(str(exc), **exc.result)
         self.exit(**result)
 
-    def _tls_config(self):
-        params = self.params
-        cert_dir = os.environ.get('DOCKER_CERT_PATH')
-        ca_path = params['ca_path'] or (cert_dir and os.path.join(cert_dir, 'ca.pem'))
-        client_cert = params['client_cert'] or (cert_dir and os.path.join(cert_dir, 'cert.pem'))
-        client_key = params['client_key'] or (cert_dir and os.path.join(cert_dir, 'key.pem'))
-        if not (params['tls'] or params['validate_certs']):
-            return False
-        certificate = (client_cert, client_key) if client_cert and client_key and os.path.exists(client_cert) else None
-        verify = (ca_path if ca_path and os.path.exists(ca_path) else True) if params['validate_certs'] else False
-        return docker.TLSConfig(client_cert=certificate, ca_cert=ca_path if verify else None, verify=verify)
-
     def _connect(self):
         params = self.params
         try:
-            api = docker.APIClient(
+            plan = tls_plan(params, os.environ)
+        except DockerError as exc:
+            raise DockerError('Cannot connect to the Docker daemon at %s: %s' % (self.docker_host, exc))
+        if plan and not plan.verify:
+            self.module.warn('The Docker daemon at %s is reached over TLS without checking its certificate '
+                             '(tls without validate_certs): set validate_certs to check it' % self.docker_host)
+            urllib3.disable_warnings(urllib3_errors.InsecureRequestWarning)
+        try:
+            return docker.APIClient(
                 base_url=self.docker_host,
                 version=params['api_version'],
                 timeout=params['timeout'],
-                tls=self._tls_config(),
-                max_pool_size=16,
+                tls=_tls_config(plan) if plan else False,
+                max_pool_size=MAX_POOL_SIZE,
             )
         except docker_errors.TLSParameterError as exc:
             raise DockerError('TLS settings for %s are unusable: %s' % (self.docker_host, exc))
         except docker_errors.DockerException as exc:
             raise DockerError(connection_message(self.docker_host, exc))
-        if params['tls_hostname'] and params['validate_certs']:
-            api.mount('https://', _tls_adapter(params['tls_hostname']))
-        return api
 
     def _check_option_versions(self, minimal_versions):
         for option, version in sorted(minimal_versions.items()):

@@ -31,6 +31,16 @@ def set_environment(*names):
     raise AnsibleFallbackNotFound
 
 
+def set_flag(name):
+    """An argument-spec fallback for a switch of the docker CLI: on when the variable is set and not empty.
+
+    As the CLI reads E(DOCKER_TLS_VERIFY) and E(DOCKER_TLS), any value turns it on, V(0) too.
+    """
+    if os.environ.get(name):
+        return True
+    raise AnsibleFallbackNotFound
+
+
 def empty_options(spec, params, allowed=(), prefix=''):
     """``[(option, its rules)]`` for each empty string (``registry_auth.registry``, ``name[2]``), in spec order."""
     found = []

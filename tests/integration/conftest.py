@@ -189,7 +189,9 @@ class Ansible:
             record = Path(workdir, 'record.json')
             playbook.write_text(json.dumps([dict(hosts='localhost', gather_facts=False, tasks=list(tasks),
                                                  **(play or {}))]))
-            env = dict(os.environ, **self.environment, DOCKYARD_RECORD=str(record), **(extra_env or {}))
+            env = dict(os.environ)
+            env.update(self.environment, DOCKYARD_RECORD=str(record))
+            env.update(extra_env or {})
             command = [str(Path(sys.executable).with_name('ansible-playbook')), '-i', 'localhost,', '-c', 'local',
                        '-e', 'ansible_python_interpreter=%s' % sys.executable, str(playbook)]
             if verbosity:

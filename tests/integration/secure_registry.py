@@ -103,6 +103,21 @@ def make_certificates(directory, hosts=('127.0.0.1', 'localhost')):
     return ca_cert, cert, key
 
 
+def make_client_certificate(directory, name='dockyard test client'):
+    """A client certificate signed by the CA ``make_certificates`` made in ``directory``; returns (cert, key) paths."""
+    directory = Path(directory)
+    key, request, cert = directory / 'client.key', directory / 'client.csr', directory / 'client.crt'
+    extensions = directory / 'client.ext'
+    extensions.write_text('basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n'
+                          'extendedKeyUsage=clientAuth\n')
+    _run('openssl', 'req', '-new', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-subj', '/CN=%s' % name,
+         '-keyout', str(key), '-out', str(request))
+    _run('openssl', 'x509', '-req', '-in', str(request), '-CA', str(directory / 'ca.crt'),
+         '-CAkey', str(directory / 'ca.key'), '-CAcreateserial', '-days', '2', '-sha256', '-extfile', str(extensions),
+         '-out', str(cert))
+    return cert, key
+
+
 def docker_config(directory, auths=None, creds_store=None, cred_helpers=None):
     """Write a docker CLI ``config.json`` into ``directory``; ``auths`` maps registry -> (username, password)."""
     directory = Path(directory)

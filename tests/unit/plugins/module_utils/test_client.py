@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ssl
+
 import pytest
 import requests
 from docker import errors as docker_errors
+from urllib3 import exceptions as urllib3_errors
 
 from ansible_collections.dockyard.docker.plugins.module_utils._batch import Batch, backoff_delays
-from ansible_collections.dockyard.docker.plugins.module_utils._client import calling
+from ansible_collections.dockyard.docker.plugins.module_utils._client import calling, connection_message
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError, transient_status
 from ansible_collections.dockyard.docker.plugins.module_utils._stream import read_stream
 
@@ -156,3 +159,18 @@ def test_a_batch_reports_each_failure_by_item():
         return item.upper()
     assert Batch({'name': ['x'], 'parallel': 2, 'retries': 0, 'retry_delay': 0}).run(work, ['a', 'bad', 'c']) == [
         ('A', None), (None, 'failed on bad'), ('C', None)]
+
+
+def test_a_refused_daemon_certificate_is_named_as_such():
+    refused = ssl.SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed')
+    refused.verify_message = 'unable to get local issuer certificate'
+    wrapped = requests.exceptions.SSLError(urllib3_errors.MaxRetryError(None, '/version', urllib3_errors.SSLError(refused)))
+    assert connection_message('tcp://192.0.2.1:2376', wrapped) == (
+        'Cannot connect to the Docker daemon at tcp://192.0.2.1:2376: its TLS certificate did not verify (unable to get '
+        'local issuer certificate); check ca_path and tls_hostname')
+
+
+def test_other_connection_failures_keep_the_system_s_words():
+    refused = requests.exceptions.ConnectionError(ConnectionRefusedError(111, 'Connection refused'))
+    assert connection_message('tcp://192.0.2.1:2376', refused) == (
+        'Cannot connect to the Docker daemon at tcp://192.0.2.1:2376: Connection refused')
