@@ -148,7 +148,6 @@ def _copy_repository(session, url, source, tag, target):
     assert put.status_code == 201, put.text
 
 
-
 def test_a_loopback_registry_given_as_host_and_port_is_reached_as_the_daemon_reaches_it(ansible, engine, unique):
     """The engine's registry speaks plain HTTP on 127.0.0.1, which the daemon counts as insecure."""
     engine.publish('search-%s/app' % unique, '1.0')
@@ -165,6 +164,7 @@ def test_a_term_naming_a_v2_registry_says_it_has_no_search_api(ansible, engine, 
     assert result['failed'] is True
     assert result['msg'] == ('failed to search for %s: registry %s has no search API, as no v2 registry has; '
                              'give registry=%s to look through its catalog' % (term, engine.registry, engine.registry))
+
 
 def test_catalog_follows_the_registrys_pages(ansible, engine, secure_registry, unique):  # noqa: F811
     registry = secure_registry(tls=False, auth=False)

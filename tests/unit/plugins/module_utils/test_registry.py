@@ -154,5 +154,4 @@ ADDRESSES = {'localhost': {'127.0.0.1', '::1'}, 'registry.example.com': {'203.0.
     ('unknown.invalid', False),
 ])
 def test_insecure_registries_as_the_daemon_counts_them(key, insecure):
-    resolve = lambda hostname: ADDRESSES.get(hostname, set())  # noqa: E731
-    assert insecure_registry(key, DAEMON_REGISTRY_CONFIG, resolve) is insecure
+    assert insecure_registry(key, DAEMON_REGISTRY_CONFIG, lambda hostname: ADDRESSES.get(hostname, set())) is insecure
