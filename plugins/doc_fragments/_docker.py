@@ -113,6 +113,21 @@ attributes:
     support: full
 '''
 
+    # The name of the image a module makes (image_commit, image_import).
+    NEW_IMAGE = r'''
+options:
+  repository:
+    description:
+      - The repository to tag the new image in, C([registry/]name), without a tag or digest.
+    type: str
+    required: true
+  tag:
+    description:
+      - The tag to give the new image.
+    type: str
+    default: latest
+'''
+
     # The options of modules that take many image names at once (module_utils/_batch.py BATCH_ARGS).
     BATCH = r'''
 options:

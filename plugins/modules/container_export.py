@@ -28,15 +28,12 @@ extends_documentation_fragment:
   - ansible.builtin.files
 attributes:
   check_mode:
-    support: full
     details:
       - Reads the container's export and compares its sha256 with the file's, without writing, so the prediction
         is exact.
   diff_mode:
-    support: full
     details: Shows whether the file exists, its size and its sha256, before and after.
   idempotent:
-    support: full
     details: While the container's file system is unchanged.
 options:
   container:

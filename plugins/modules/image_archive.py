@@ -34,13 +34,10 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
-    support: full
     details: Reads the existing archive and the images, and predicts whether the file would be written.
   diff_mode:
-    support: full
     details: Shows the image IDs and tags in the file, and its compression, before and after.
   idempotent:
-    support: full
     details: Unless O(force=true).
 options:
   names:

@@ -27,15 +27,13 @@ author:
 extends_documentation_fragment:
   - dockyard.docker._docker
   - dockyard.docker._docker.attributes
+  - dockyard.docker._docker.new_image
 attributes:
   check_mode:
-    support: full
     details: Validates the options, finds the container and compares the existing image without committing.
   diff_mode:
-    support: full
     details: Shows the ID, tags and digests of the image O(repository):O(tag) names, before and after.
   idempotent:
-    support: full
     details:
       - The image is the same commit when it came from the same container, with the same author, comment and
         resulting configuration. The container is recorded in the image's label
@@ -47,16 +45,6 @@ options:
       - Name or ID of the container to commit. It may be running or stopped.
     type: str
     required: true
-  repository:
-    description:
-      - The repository to tag the new image in, C([registry/]name), without a tag or digest.
-    type: str
-    required: true
-  tag:
-    description:
-      - The tag to give the new image.
-    type: str
-    default: latest
   author:
     description:
       - The image's author, as C(docker commit --author) records it (C(docker inspect -f '{{.Author}}')).

@@ -32,15 +32,13 @@ author:
 extends_documentation_fragment:
   - dockyard.docker._docker
   - dockyard.docker._docker.attributes
+  - dockyard.docker._docker.new_image
 attributes:
   check_mode:
-    support: full
     details: Reads and hashes the source and compares it with the existing image without importing.
   diff_mode:
-    support: full
     details: Shows the ID, tags and digests of the image O(repository):O(tag) names, before and after.
   idempotent:
-    support: full
     details:
       - Compares the uncompressed content of the source with the layer of the existing image, so every run
         reads the whole source once, and a URL is downloaded by the module (see O(src)).
@@ -61,16 +59,6 @@ options:
         container whose files change between the two reads is imported as the second read found it.
     type: str
     required: true
-  repository:
-    description:
-      - The repository to tag the new image in, C([registry/]name), without a tag or digest.
-    type: str
-    required: true
-  tag:
-    description:
-      - The tag to give the new image.
-    type: str
-    default: latest
   changes:
     description:
       - Dockerfile instructions to apply to the image's configuration, like C(docker import --change).

@@ -21,12 +21,8 @@ extends_documentation_fragment:
   - dockyard.docker._docker
   - dockyard.docker._docker.attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
     support: N/A
-  idempotent:
-    support: full
 options:
   name:
     description:

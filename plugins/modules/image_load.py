@@ -39,13 +39,9 @@ attributes:
     support: full
     details: The action plugin reads O(src) on the controller and sends it only when needed.
   check_mode:
-    support: full
     details: Reads the archive and predicts what a load would add, without loading or sending anything.
   diff_mode:
-    support: full
     details: Shows the ID, tags and digests of each image of the archive before and after.
-  idempotent:
-    support: full
 options:
   path:
     description:

@@ -26,7 +26,6 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - Predicts the images, untagged references, layers and bytes from the image and container lists
         without removing anything.
@@ -39,10 +38,7 @@ attributes:
         the space of an image that shares layers with others is counted blob by blob, which reads that image
         through C(docker save).
   diff_mode:
-    support: full
     details: Shows the ID, tags and digests of each image the prune deletes or untags, before and after.
-  idempotent:
-    support: full
 options:
   all:
     description:

@@ -25,13 +25,9 @@ extends_documentation_fragment:
   - dockyard.docker._docker.registry_auth
 attributes:
   check_mode:
-    support: full
     details: Asks the registry for the remote digest without pulling.
   diff_mode:
-    support: full
     details: Shows the ID, tags and digests of each image before and after.
-  idempotent:
-    support: full
 options:
   name:
     description:

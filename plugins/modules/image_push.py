@@ -29,13 +29,9 @@ extends_documentation_fragment:
   - dockyard.docker._docker.registry_auth
 attributes:
   check_mode:
-    support: full
     details: Asks the registry for the digest the tag holds, without pushing.
   diff_mode:
-    support: full
     details: Shows the manifest digest the registry holds for each pushed name before and after.
-  idempotent:
-    support: full
 options:
   name:
     description:

@@ -26,16 +26,12 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - Replays the daemon's removal rules, those of its image store (classic or containerd), on the image and
         container lists and reports the same RV(untagged) and RV(deleted) lists a real run returns, layers
         included, without removing anything.
   diff_mode:
-    support: full
     details: Shows, per name, the ID, tags and digests of the image before and after.
-  idempotent:
-    support: full
 options:
   name:
     description:

@@ -28,12 +28,9 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
-    support: full
     details: Searches in check mode too; nothing is changed either way.
   diff_mode:
     support: N/A
-  idempotent:
-    support: full
 options:
   term:
     description:

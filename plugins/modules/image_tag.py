@@ -22,13 +22,9 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
-    support: full
     details: Looks up the source and every target and reports what would be tagged, without tagging.
   diff_mode:
-    support: full
     details: Shows, per target, the image (ID, tags, digests) it named before and after.
-  idempotent:
-    support: full
 options:
   name:
     description:

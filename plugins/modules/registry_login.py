@@ -28,13 +28,9 @@ extends_documentation_fragment:
   - dockyard.docker._docker.attributes
 attributes:
   check_mode:
-    support: full
     details: The daemon still checks new credentials, so check mode fails where a real run would; nothing is written.
   diff_mode:
-    support: full
     details: Shows whether the registry has stored credentials, and for which user, before and after.
-  idempotent:
-    support: full
 options:
   registry_url:
     description:
