@@ -168,10 +168,14 @@ class DockerImageClient:
     def exit(self, **result):
         self.module.exit_json(**result)
 
-    def finish(self, work):
-        """End the module with the result ``work()`` returns, or fail with the DockerError it raised."""
+    def finish(self, worker):
+        """End the module with the result of ``worker(self).run()``, or fail with the DockerError either raised.
+
+        The worker is made here, so a DockerError its ``__init__`` raises (a bad option, say) fails the
+        module cleanly too.
+        """
         try:
-            result = work()
+            result = worker(self).run()
         except DockerError as exc:
             self.fail(str(exc), **exc.result)
         self.exit(**result)

@@ -157,7 +157,7 @@ def main():
         ),
         add_file_common_args=True,
     )
-    client.finish(ContainerExporter(client).run)
+    client.finish(ContainerExporter)
 
 
 if __name__ == '__main__':

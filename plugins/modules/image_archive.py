@@ -276,7 +276,7 @@ def main():
         ),
         option_minimal_versions=dict(platform='1.48'),
     )
-    client.finish(ImageArchiver(client).run)
+    client.finish(ImageArchiver)
 
 
 if __name__ == '__main__':

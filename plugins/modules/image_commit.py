@@ -217,7 +217,7 @@ def main():
             force=dict(type='bool', default=False),
         ),
     )
-    client.finish(ContainerCommitter(client).run)
+    client.finish(ContainerCommitter)
 
 
 if __name__ == '__main__':

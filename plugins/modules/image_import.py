@@ -243,7 +243,7 @@ def main():
         ),
         option_minimal_versions=dict(platform='1.32'),
     )
-    client.finish(ImageImporter(client).run)
+    client.finish(ImageImporter)
 
 
 if __name__ == '__main__':

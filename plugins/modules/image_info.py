@@ -181,7 +181,7 @@ def main():
         ),
         mutually_exclusive=[('name', 'filters')],
     )
-    client.finish(ImageInspector(client).run)
+    client.finish(ImageInspector)
 
 
 if __name__ == '__main__':

@@ -184,7 +184,7 @@ def main():
         ),
         mutually_exclusive=[('path', 'src')],
     )
-    client.finish(ImageLoader(client).run)
+    client.finish(ImageLoader)
 
 
 if __name__ == '__main__':

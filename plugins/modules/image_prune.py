@@ -209,7 +209,7 @@ def main():
             filters=dict(type='dict'),
         ),
     )
-    client.finish(ImagePruner(client).run)
+    client.finish(ImagePruner)
 
 
 if __name__ == '__main__':

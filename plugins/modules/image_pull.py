@@ -200,7 +200,7 @@ def main():
         ),
         option_minimal_versions=dict(platform='1.32'),
     )
-    client.finish(ImagePuller(client).run)
+    client.finish(ImagePuller)
 
 
 if __name__ == '__main__':

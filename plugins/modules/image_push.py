@@ -243,7 +243,7 @@ def main():
             **BATCH_ARGS
         ),
     )
-    client.finish(ImagePusher(client).run)
+    client.finish(ImagePusher)
 
 
 if __name__ == '__main__':

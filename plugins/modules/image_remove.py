@@ -228,7 +228,7 @@ def main():
             prune=dict(type='bool', default=True),
         ),
     )
-    client.finish(ImageRemover(client).run)
+    client.finish(ImageRemover)
 
 
 if __name__ == '__main__':

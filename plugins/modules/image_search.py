@@ -286,7 +286,7 @@ def main():
         mutually_exclusive=[('registry', 'filters')],
         required_if=[('list_tags', True, ['registry'])],
     )
-    client.finish(ImageSearcher(client).run)
+    client.finish(ImageSearcher)
 
 
 if __name__ == '__main__':

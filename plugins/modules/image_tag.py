@@ -198,7 +198,7 @@ def main():
             existing_images=dict(type='str', choices=['keep', 'overwrite'], default='overwrite'),
         ),
     )
-    client.finish(ImageTagger(client).run)
+    client.finish(ImageTagger)
 
 
 if __name__ == '__main__':

@@ -204,7 +204,7 @@ def main():
         ),
         required_if=[('state', 'present', ['username', 'password'])],
     )
-    client.finish(RegistryLogin(client).run)
+    client.finish(RegistryLogin)
 
 
 if __name__ == '__main__':
