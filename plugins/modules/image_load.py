@@ -110,7 +110,7 @@ image_names:
   sample: ["busybox:1.36", "nginx:1.27"]
 stdout:
   description:
-    - What the daemon printed while loading, one line per image name (C(Loaded image: NAME), C(Loaded image ID: ID)).
+    - "What the daemon printed while loading, one line per image name (C(Loaded image: NAME), C(Loaded image ID: ID))."
     - Empty when nothing was loaded because the host had every image and tag of the archive, and in check mode.
   returned: success
   type: str
