@@ -159,8 +159,10 @@ def tag_action(image_id, target, current, tagged):
         return 'Tagged image %s as %s: %s named no image' % (image_id, target, target)
     if current['Id'] == image_id:
         return 'Not tagged image %s as %s: %s names it already' % (image_id, target, target)
-    return '%s image %s as %s: %s named image %s%s' % ('Tagged' if tagged else 'Not tagged', image_id, target, target,
-                                                    current['Id'], '' if tagged else ', kept as existing_images=keep asks')
+    if tagged:
+        return 'Tagged image %s as %s: %s named image %s' % (image_id, target, target, current['Id'])
+    return 'Not tagged image %s as %s: %s named image %s, kept as existing_images=keep asks' % (
+        image_id, target, target, current['Id'])
 
 
 class ImageTagger:

@@ -44,10 +44,10 @@ def predicted_digest(engine, image_id):
     return image_id if containerd_store(engine) else None
 
 
-
 def one_name(name, before, after):
     """The diff of a push of one name: keyed by the name, and its digest also at the top."""
     return {'before': {'digest': before, name: {'digest': before}}, 'after': {'digest': after, name: {'digest': after}}}
+
 
 def test_push_check_apply_and_idempotence(ansible, engine, registry, unique):
     reference, image_id = local_image(engine, registry, 'push/%s' % unique)

@@ -23,8 +23,9 @@ def state(engine, reference):
 def listed(reference, image_id=None):
     """One target as diff.before.images / diff.after.images list it, as community.docker.docker_image_tag does."""
     repository, tag = reference.rsplit(':', 1)
-    return dict(name=repository, tag=tag, exists=True, id=image_id) if image_id else dict(name=repository, tag=tag,
-                                                                                            exists=False)
+    if image_id:
+        return dict(name=repository, tag=tag, exists=True, id=image_id)
+    return dict(name=repository, tag=tag, exists=False)
 
 
 def test_tag_check_apply_and_idempotence(ansible, engine, unique):
