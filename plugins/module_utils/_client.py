@@ -62,6 +62,7 @@ DOCKER_COMMON_ARGS = dict(
     tls=dict(type='bool', default=False, fallback=(env_fallback, ['DOCKER_TLS'])),
     validate_certs=dict(type='bool', default=False, aliases=['tls_verify'],
                         fallback=(env_fallback, ['DOCKER_TLS_VERIFY'])),
+    use_ssh_client=dict(type='bool', default=False),
 )
 
 REGISTRY_AUTH_ARG = dict(
@@ -200,6 +201,7 @@ class DockerImageClient:
                 version=params['api_version'],
                 timeout=params['timeout'],
                 tls=self._tls_config(),
+                use_ssh_client=params['use_ssh_client'],
                 max_pool_size=16,
             )
         except docker_errors.TLSParameterError as exc:

@@ -131,3 +131,13 @@ def test_bad_input_and_an_unreachable_daemon(ansible):
     assert both['msg'] == 'parameters are mutually exclusive: name|filters'
     assert unreachable['msg'] == ('Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock: '
                                   'No such file or directory')
+
+
+def test_a_community_docker_task_runs_renamed(ansible, engine, unique):
+    """community.docker.docker_image_info's options and result; use_ssh_client only matters for ssh:// hosts."""
+    reference = 'info/%s:1' % unique
+    image_id = engine.make_image(reference)
+    result = ansible.module('image_info', name=[reference, 'info/%s:missing' % unique], use_ssh_client=True)
+    assert result['changed'] is False
+    assert [image['Id'] for image in result['images']] == [image_id]
+    assert result['images'][0] == engine.api.inspect_image(reference)
