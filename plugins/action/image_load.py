@@ -71,10 +71,10 @@ class ActionModule(ActionBase):
             return dict(failed=True, msg=probe.get('msg'), transferred=False)
         outcome, missing, listed = plan_load(images, probe.get('images', []))
         if not missing or self._task.check_mode:
-            names = archive_names(images)
+            names, entries = archive_names(images, listed)
             if missing:
-                outcome.note('Would load %s from %s' % (', '.join(names), src))
-            return outcome.result(self._task.diff, images=listed, image_names=names, transferred=False)
+                outcome.note('Loaded %s from %s' % (', '.join(names), src))
+            return outcome.result(self._task.diff, images=entries, image_names=names, stdout='', transferred=False)
 
         shell = self._connection._shell
         if shell.tmpdir is None:

@@ -82,6 +82,13 @@ options:
     type: bool
     default: false
     aliases: [tls_verify]
+  use_ssh_client:
+    description:
+      - For an C(ssh://) O(docker_host), run the C(ssh) command of the host the module runs on (with its
+        C(~/.ssh/config)) instead of the SSH library the Docker SDK for Python uses (C(paramiko)).
+      - Has no effect for other addresses.
+    type: bool
+    default: false
 notes:
   - Connection options set for all modules at once with C(module_defaults) and the action group
     C(group/dockyard.docker.docker).

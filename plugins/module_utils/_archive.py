@@ -469,10 +469,13 @@ def reports_manifest_ids(info):
                for pair in info.get('DriverStatus') or [])
 
 
-def archive_names(images):
-    """The tags of the archive's images, sorted, then the IDs of its untagged images."""
-    names = sorted(tag for image in images for tag in image.tags)
-    return names + [image.ids[0] for image in images if not image.tags]
+def archive_names(images, listed):
+    """``(names, entries)``: the tags of the archive's images, sorted, then the IDs of its untagged images,
+    as docker load reports them (``Loaded image: NAME``, ``Loaded image ID: ID``); and for each name the
+    entry of ``listed`` (one per image) of the image it names, so an image with two tags is there twice."""
+    named = sorted(((tag, entry) for image, entry in zip(images, listed) for tag in image.tags), key=lambda pair: pair[0])
+    named += [(image.ids[0], entry) for image, entry in zip(images, listed) if not image.tags]
+    return [name for name, _entry in named], [entry for _name, entry in named]
 
 
 def plan_load(images, present, manifest_ids=None):

@@ -71,6 +71,7 @@ DOCKER_COMMON_ARGS = dict(
     tls=dict(type='bool', default=False, fallback=(set_flag, ['DOCKER_TLS'])),
     validate_certs=dict(type='bool', default=False, aliases=['tls_verify'],
                         fallback=(set_flag, ['DOCKER_TLS_VERIFY'])),
+    use_ssh_client=dict(type='bool', default=False),
 )
 
 REGISTRY_AUTH_ARG = dict(
@@ -229,10 +230,14 @@ class DockerImageClient:
     def exit(self, **result):
         self.module.exit_json(**result)
 
-    def finish(self, job):
-        """End the module with the result of ``job(self).run()``, or fail with the DockerError either raised."""
+    def finish(self, worker):
+        """End the module with the result of ``worker(self).run()``, or fail with the DockerError either raised.
+
+        The worker is made here, so a DockerError its ``__init__`` raises (a bad option, say) fails the
+        module cleanly too.
+        """
         try:
-            result = job(self).run()
+            result = worker(self).run()
         except DockerError as exc:
             self.fail(str(exc), **exc.result)
         self.exit(**result)
@@ -253,6 +258,7 @@ class DockerImageClient:
                 version=params['api_version'],
                 timeout=params['timeout'],
                 tls=_tls_config(plan) if plan else False,
+                use_ssh_client=params['use_ssh_client'],
                 max_pool_size=MAX_POOL_SIZE,
             )
         except docker_errors.TLSParameterError as exc:

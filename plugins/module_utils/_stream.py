@@ -65,6 +65,12 @@ class StreamResult:
         return [event['aux'] for event in self.events if isinstance(event.get('aux'), dict)]
 
     @property
+    def log(self):
+        """The ``stream`` and ``status`` text, one line each, as the docker CLI prints it (``Loaded image: NAME``)."""
+        texts = [event.get('stream') or event.get('status') for event in self.events]
+        return '\n'.join(line for text in texts if isinstance(text, str) for line in text.splitlines())
+
+    @property
     def text(self):
         """The plain ``stream`` output (load and build print there)."""
         return ''.join(event['stream'] for event in self.events if isinstance(event.get('stream'), str))

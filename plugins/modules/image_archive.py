@@ -120,6 +120,14 @@ EXAMPLES = r'''
 RETURN = r'''
 images:
   description:
+    - The inspect data of the image each of O(names) names, in the order of O(names), as C(docker image inspect)
+      shows it and community.docker.docker_image_export returns it.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"Id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1", "RepoTags": ["busybox:1.36"]}]
+archived:
+  description:
     - The images in the archive, one entry per image ID, with the tags the archive gives it.
     - In check mode, what the archive would hold.
   returned: always
@@ -155,7 +163,7 @@ sha256:
   type: str
   sample: 9f1c6b2e0a3e6a0f5e1d3c5b7a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f10
 actions:
-  description: What was done, or in check mode what would be done.
+  description: What was done, or in check mode what would be done, in the same words.
   returned: always
   type: list
   elements: str
@@ -193,11 +201,11 @@ class ImageArchiver:
         return match.reference, match.image_id, None if '@' in match.reference else match.reference
 
     def wanted(self):
-        """``(names to save, [{id, tags}] sorted by ID)``: what the archive must hold."""
+        """``(names to save, [{id, tags}] sorted by ID, the image ID of each name)``: what the archive must hold."""
         names = self.params['names']
         if not names:
             raise DockerError('names must hold at least one image')
-        save, images, store = [], {}, ImageStore.read(self.client)
+        save, images, ids, store = [], {}, [], ImageStore.read(self.client)
         for index, name in enumerate(names):
             where = 'names[%d]: ' % index if len(names) > 1 else ''
             try:
@@ -207,10 +215,11 @@ class ImageArchiver:
             if image_id is None:
                 raise DockerError('%sno image %s on the host to archive' % (where, saved))
             save.append(saved)
+            ids.append(image_id)
             images.setdefault(image_id, set()).update([tag] if tag else [])
         state = sorted(({'id': image_id, 'tags': sorted(tags)} for image_id, tags in images.items()),
                        key=lambda item: item['id'])
-        return save, state
+        return save, state, ids
 
     def current(self, wanted):
         """The state of the file at ``path`` now, its images named as the engine names them; unreadable is unlike any."""
@@ -241,16 +250,15 @@ class ImageArchiver:
         return check
 
     def run(self):
-        save, images = self.wanted()
+        save, images, ids = self.wanted()
         compression = self.params['compression']
         outcome = Outcome()
         outcome.record(self.path, self.current(images), {'exists': True, 'compression': compression, 'images': images})
         if self.params['force']:
             outcome.mark_rewritten()
-        result = dict(images=images, path=self.path)
+        result = dict(archived=images, path=self.path, images=[self.client.inspect_image(image_id) for image_id in ids])
         if outcome.changed:
-            outcome.note('%s %s into %s' % ('Would archive' if self.client.check_mode else 'Archived',
-                                            ', '.join(save), self.path))
+            outcome.note('Archived %s into %s' % (', '.join(save), self.path))
             if not self.client.check_mode:
                 chunks = self.client.save_images(save, platform=self.params['platform'])
                 result['size'], result['sha256'] = write_atomically(

@@ -91,18 +91,26 @@ EXAMPLES = r'''
 RETURN = r'''
 images:
   description:
-    - The inspect data of each image of the archive, as C(docker image inspect) shows it.
+    - The inspect data, as C(docker image inspect) shows it, of the image each entry of RV(image_names) names, in
+      the same order, as community.docker.docker_image_load returns them; an image with two tags is there twice.
     - In check mode, an image not present yet appears as C(Id) and C(RepoTags) from the archive.
   returned: success
   type: list
   elements: dict
   sample: [{"Id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1", "RepoTags": ["busybox:1.36"]}]
 image_names:
-  description: The tags the archive holds, and the ID of each image it holds without a tag.
+  description: The tags the archive holds, sorted, then the ID of each image it holds without a tag.
   returned: success
   type: list
   elements: str
   sample: ["busybox:1.36", "nginx:1.27"]
+stdout:
+  description:
+    - "What the daemon printed while loading, one line per image name (C(Loaded image: NAME), C(Loaded image ID: ID))."
+    - Empty when nothing was loaded because the host had every image and tag of the archive, and in check mode.
+  returned: success
+  type: str
+  sample: "Loaded image: busybox:1.36"
 transferred:
   description:
     - Whether the archive in O(src) was sent to the host. V(false) when the host had all its images
@@ -111,7 +119,7 @@ transferred:
   type: bool
   sample: false
 actions:
-  description: What was done, or in check mode what would be done.
+  description: What was done, or in check mode what would be done, in the same words.
   returned: always
   type: list
   elements: str
@@ -149,11 +157,12 @@ class ImageLoader:
         manifest_ids = reports_manifest_ids(self.client.daemon_info())
         present = [self.inspect(image.ids) for image in images]
         outcome, missing, listed = plan_load(images, present, manifest_ids)
-        names = archive_names(images)
+        names = archive_names(images, listed)[0]
+        log = ''
         if missing:
-            outcome.note('%s %s from %s' % ('Would load' if self.client.check_mode else 'Loaded', ', '.join(names), path))
+            outcome.note('Loaded %s from %s' % (', '.join(names), path))
         if missing and not self.client.check_mode:
-            self._load(path)
+            log = self._load(path).log
             # By tag too: a classic archive loaded into the containerd store gets a manifest digest of its own.
             present = [self.inspect(image.ids + image.tags[:1]) for image in images]
             for image, inspect in zip(images, present):
@@ -162,12 +171,13 @@ class ImageLoader:
                                       % (path, image.ids[0], ', '.join(image.tags) or 'none'))
                 outcome.record(inspect['Id'], outcome.before.get(inspect['Id'], ABSENT), image_state(inspect))
             listed = present
-        return outcome.result(self.client.diff_mode, images=listed, image_names=names)
+        return outcome.result(self.client.diff_mode, images=archive_names(images, listed)[1], image_names=names,
+                              stdout=log)
 
     def _load(self, path):
         try:
             with open(path, 'rb') as handle:
-                self.client.load_images(handle, path)
+                return self.client.load_images(handle, path)
         except OSError as exc:
             raise DockerError('failed to load %s: %s' % (path, exc.strerror or exc))
 

@@ -107,11 +107,28 @@ images:
   type: list
   elements: dict
 actions:
-  description: What was done, or in check mode what would be done.
+  description:
+    - One C(Pulled image NAME) for each name pulled from the registry, in check mode each one that would be,
+      as community.docker.docker_image_pull words it.
+    - A name is pulled whenever O(pull=always), also when the registry has nothing new (then C(changed) stays
+      false); with O(pull=not_present) only when it is missing.
   returned: always
   type: list
   elements: str
   sample: ["Pulled image busybox:1.36"]
+diff:
+  description:
+    - The state of each image before and after, keyed by name, each C({exists, id, tags, digests}).
+    - When O(name) holds one name, that image's C(exists), C(id), C(tags) and C(digests) also stand at the top of
+      C(before) and C(after), as community.docker.docker_image_pull returns them.
+    - In check mode C(id) is V(unknown) for an image a pull would bring but whose ID the registry does not tell.
+  returned: when diff mode is on
+  type: dict
+  sample: {"before": {"exists": false, "busybox:1.36": {"exists": false}},
+           "after": {"exists": true, "id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1",
+                     "tags": ["busybox:1.36"], "digests": [],
+                     "busybox:1.36": {"exists": true, "id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1",
+                                      "tags": ["busybox:1.36"], "digests": []}}}
 '''
 
 from ansible_collections.dockyard.docker.plugins.module_utils._batch import BATCH_ARGS, Batch
@@ -153,27 +170,27 @@ class ImagePuller:
         return {'Id': None, 'RepoTags': [str(reference)] if reference.tag else [], 'RepoDigests': [remote]}
 
     def pull_one(self, reference):
-        """(inspect before, inspect after) for one name; after is a prediction in check mode."""
+        """(inspect before, inspect after, whether it is pulled) for one name; after is a prediction in check mode."""
         before = self._local(reference)
         if before and self.params['pull'] == 'not_present':
-            return before, before
+            return before, before, False
         if self.client.check_mode:
-            return before, self._predict(reference, before)
+            return before, self._predict(reference, before), True
         self.batch.retrying(lambda: self.client.pull(reference, platform=self.params['platform']))
-        return before, self.client.inspect_image(str(reference))
+        return before, self.client.inspect_image(str(reference)), True
 
     def run(self):
         references = self.references()
         answers = self.batch.run(self.pull_one, references)
-        outcome = Outcome()
+        outcome = Outcome(single=len(references) == 1)
         images = []
         for reference, (states, error) in zip(references, answers):
             if error:
                 continue
-            before, after = states
+            before, after, pulled = states
             outcome.record(str(reference), image_state(before), image_state(after))
-            if image_state(before) != image_state(after):
-                outcome.note('%s image %s' % ('Would pull' if self.client.check_mode else 'Pulled', reference))
+            if pulled:
+                outcome.note('Pulled image %s' % reference)
             images.append(after if after and after.get('Id') else (before or {}))
         errors = [error for _states, error in answers if error]
         result = outcome.result(self.client.diff_mode, images=images)

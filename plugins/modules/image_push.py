@@ -117,11 +117,25 @@ digests:
   type: list
   elements: str
 actions:
-  description: What was done, or in check mode what would be done.
+  description:
+    - C(Pushed image NAME) for each name pushed, in check mode each one that would be, as
+      community.docker.docker_image_push words it; C(Tagged image SOURCE as NAME) before it when O(repository)
+      names a new tag.
+    - A name whose image the registry already holds is not pushed, so it has no entry.
   returned: always
   type: list
   elements: str
   sample: ["Pushed image registry.example.com/team/api:2.1"]
+diff:
+  description:
+    - The digest the registry holds for each pushed name before and after, keyed by name, each C({digest}).
+    - When O(name) holds one name, its C(digest) also stands at the top of C(before) and C(after).
+  returned: when diff mode is on
+  type: dict
+  sample: {"before": {"digest": null, "registry.example.com/team/api:2.1": {"digest": null}},
+           "after": {"digest": "sha256:7c3d2a9e3e1fbb6c2c3f25a8b6ef1f0cb5e2c8d1e6a0b4b1d1b3a1f9e8d7c6b5",
+                     "registry.example.com/team/api:2.1": {
+                         "digest": "sha256:7c3d2a9e3e1fbb6c2c3f25a8b6ef1f0cb5e2c8d1e6a0b4b1d1b3a1f9e8d7c6b5"}}}
 '''
 
 from ansible_collections.dockyard.docker.plugins.module_utils._batch import BATCH_ARGS, Batch
@@ -205,8 +219,7 @@ class ImagePusher:
     def run(self):
         pushes = self.plan()
         answers = self.batch.run(self.push_one, pushes)
-        outcome = Outcome()
-        check = self.client.check_mode
+        outcome = Outcome(single=len(pushes) == 1)
         images, digests = [], []
         for push, (_answer, error) in zip(pushes, answers):
             if error:
@@ -218,9 +231,9 @@ class ImagePusher:
             key = str(push.target)
             outcome.record(key, {'digest': push.remote_before}, {'digest': push.remote_after})
             if push.tagged:
-                outcome.note('%s image %s as %s' % ('Would tag' if check else 'Tagged', push.source, push.target))
+                outcome.note('Tagged image %s as %s' % (push.source, push.target))
             if push.pushed:
-                outcome.note('%s image %s' % ('Would push' if check else 'Pushed', key))
+                outcome.note('Pushed image %s' % key)
             if push.tagged or push.pushed:
                 outcome.mark_rewritten()
             images.append(push.image)

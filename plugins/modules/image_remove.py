@@ -123,11 +123,29 @@ image:
   type: dict
   sample: {"Id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1", "RepoTags": ["app:1.2"]}
 actions:
-  description: What was done, or in check mode what would be done.
+  description:
+    - One C(Removed image NAME) for each name removed, in check mode each one that would be, as
+      community.docker.docker_image_remove words it; whether the name was only untagged or its image deleted
+      shows in RV(untagged) and RV(deleted).
   returned: always
   type: list
   elements: str
-  sample: ["Untagged image app:1.2", "Removed image app:1.1"]
+  sample: ["Removed image app:1.2", "Removed image app:1.1"]
+diff:
+  description:
+    - The state of each image before and after, keyed by name, each C({exists, id, tags, digests}).
+    - When O(name) holds one name, that image's C(exists), C(id), C(tags) and C(digests) also stand at the top of
+      C(before) and C(after), as community.docker.docker_image_remove returns them.
+  returned: when diff mode is on
+  type: dict
+  sample: {"before": {"exists": true, "id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1",
+                      "tags": ["app:1.2", "app:stable"], "digests": [],
+                      "app:1.2": {"exists": true, "id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1",
+                                  "tags": ["app:1.2", "app:stable"], "digests": []}},
+           "after": {"exists": true, "id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1",
+                     "tags": ["app:stable"], "digests": [],
+                     "app:1.2": {"exists": true, "id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1",
+                                 "tags": ["app:stable"], "digests": []}}}
 '''
 
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
@@ -189,7 +207,7 @@ class ImageRemover:
         steps = self.plan()
         first = steps[0][2]
         image = (self.client.inspect_image(first['Id']) if first else None) or {}
-        outcome = Outcome()
+        outcome = Outcome(single=len(self.params['name']) == 1)
         records = []
         error = None
         for name, asked, before, predicted, after in steps:
@@ -202,9 +220,7 @@ class ImageRemover:
             records.extend(predicted)
             outcome.record(name, image_state(before), image_state(after))
             if before:
-                deleted = ('Deleted', before['Id']) in predicted
-                verbs = ('Would remove', 'Would untag') if self.client.check_mode else ('Removed', 'Untagged')
-                outcome.note('%s image %s' % (verbs[0] if deleted else verbs[1], name))
+                outcome.note('Removed image %s' % name)
         result = outcome.result(self.client.diff_mode,
                                 untagged=[value for key, value in records if key == 'Untagged'],
                                 deleted=[value for key, value in records if key == 'Deleted'])

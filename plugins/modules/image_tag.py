@@ -105,15 +105,30 @@ tagged_images:
   elements: str
   sample: ["app:stable", "registry.example.com/team/app:1.2"]
 actions:
-  description: What was done, or in check mode what would be done.
+  description:
+    - For each target, in the order of O(repository), C(Tagged image ID as TARGET) when it is tagged (in check mode,
+      would be), else C(Not tagged image ID as TARGET), each followed by the reason, as
+      community.docker.docker_image_tag words them (the reasons in our own words).
   returned: always
   type: list
   elements: str
-  sample: ["Tagged image app:1.2 as app:stable"]
+  sample: ["Tagged image sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1 as app:stable: app:stable named no image"]
+diff:
+  description:
+    - The state of each target before and after, keyed by target, each C({exists, id, tags, digests}).
+    - C(images) lists the targets in order as community.docker.docker_image_tag does, each C({name, tag, exists, id}),
+      C(id) only when the target names an image.
+  returned: when diff mode is on
+  type: dict
+  sample: {"before": {"images": [{"name": "app", "tag": "stable", "exists": false}], "app:stable": {"exists": false}},
+           "after": {"images": [{"name": "app", "tag": "stable", "exists": true,
+                                 "id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1"}],
+                     "app:stable": {"exists": true, "id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1",
+                                    "tags": ["app:1.2", "app:stable"], "digests": []}}}
 '''
 
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
-from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
+from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state, target_state
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import DEFAULT_TAG, is_image_id, parse_reference
 from ansible_collections.dockyard.docker.plugins.module_utils._store import ImageStore, names_state, shown_name
@@ -132,6 +147,18 @@ def target_reference(index, text):
         return parse_reference(text, default_tag=DEFAULT_TAG)
     except DockerError as exc:
         raise DockerError('repository[%d]: %s' % (index, exc))
+
+
+def tag_action(image_id, target, current, tagged):
+    """community.docker's words for one target: ``[Not] tagged image ID as TARGET: why``."""
+    if not current:
+        return 'Tagged image %s as %s: %s named no image' % (image_id, target, target)
+    if current['Id'] == image_id:
+        return 'Not tagged image %s as %s: %s names it already' % (image_id, target, target)
+    if tagged:
+        return 'Tagged image %s as %s: %s named image %s' % (image_id, target, target, current['Id'])
+    return 'Not tagged image %s as %s: %s named image %s, kept as existing_images=keep asks' % (
+        image_id, target, target, current['Id'])
 
 
 class ImageTagger:
@@ -168,11 +195,11 @@ class ImageTagger:
         tagged = [target for target in targets
                   if not befores[target] or (befores[target]['Id'] != match.image_id and not keep)]
         outcome = Outcome()
-        for target in tagged:
-            if not self.client.check_mode:
+        for target in targets:
+            outcome.note(tag_action(match.image_id, target, befores[target], target in tagged))
+            if target in tagged and not self.client.check_mode:
                 repository, tag = target.rsplit(':', 1)
                 self.client.tag(match.image_id, repository, tag)
-            outcome.note('%s image %s as %s' % ('Would tag' if self.client.check_mode else 'Tagged', name, target))
         if self.client.check_mode:
             predicted = names_state(match.image_id, store.references[match.image_id] + tagged, store.containerd)
             afters = dict((target, predicted if target in tagged or befores[target]['Id'] == match.image_id
@@ -181,6 +208,7 @@ class ImageTagger:
             afters = self.named(ImageStore.read(self.client), targets)
         for target in targets:
             outcome.record(target, image_state(befores[target]), image_state(afters[target]))
+            outcome.record_item('images', target_state(target, befores[target]), target_state(target, afters[target]))
         return outcome.result(self.client.diff_mode, image=self.client.inspect_image(match.image_id),
                               tagged_images=tagged)
 

@@ -127,8 +127,19 @@ credentials_store:
   returned: always
   type: str
   sample: pass
+login_result:
+  description:
+    - The login, as community.docker.docker_login returns it, C(serveraddress) and C(username).
+    - With C(Status), the daemon's answer, when the daemon checked the credentials (they were new, or
+      O(reauthorize=true)); never the daemon's identity token.
+    - Empty for O(state=absent).
+  returned: always
+  type: dict
+  sample: {"serveraddress": "registry.example.com:5000", "username": "deployer", "Status": "Login Succeeded"}
 actions:
-  description: What was done, or in check mode what would be done.
+  description:
+    - What was done, or in check mode what would be done, in the same words.
+    - community.docker.docker_login returns no actions; these are ours.
   returned: always
   type: list
   elements: str
@@ -154,20 +165,21 @@ class RegistryLogin:
         self.key = registry_key(self.params['registry_url'])
         self.config = DockerConfig(self.params['config_path'])
         self.outcome = Outcome()
-
-    def _verb(self, done, would):
-        return would if self.client.check_mode else done
+        self.login_result = {}
 
     def log_in(self, stored):
         wanted = (self.params['username'], self.params['password'])
         same = stored == wanted and self.config.entry_present(self.key)
+        self.login_result = {'serveraddress': self.key, 'username': wanted[0]}
         if not same or self.params['reauthorize']:
-            self.client.login(wanted[0], wanted[1], registry=self.key, reauth=True)
+            answer = self.client.login(wanted[0], wanted[1], registry=self.key, reauth=True) or {}
+            # The daemon's Status; never its IdentityToken, which is a credential.
+            self.login_result.update((key, answer[key]) for key in ('Status',) if answer.get(key))
         self.outcome.record(self.key, _state(self.key, stored), _state(self.key, wanted))
         if same:
             return wanted
         self.outcome.mark_rewritten()
-        self.outcome.note('%s %s as %s' % (self._verb('Logged in to', 'Would log in to'), self.key, wanted[0]))
+        self.outcome.note('Logged in to %s as %s' % (self.key, wanted[0]))
         if not self.client.check_mode:
             self.config.store(self.key, wanted[0], wanted[1])
         return wanted
@@ -176,7 +188,7 @@ class RegistryLogin:
         self.outcome.record(self.key, _state(self.key, stored), _state(self.key, None))
         if stored or self.config.entry_present(self.key):
             self.outcome.mark_rewritten()
-            self.outcome.note('%s %s' % (self._verb('Logged out of', 'Would log out of'), self.key))
+            self.outcome.note('Logged out of %s' % self.key)
             if not self.client.check_mode:
                 self.config.erase(self.key)
         return None
@@ -185,7 +197,8 @@ class RegistryLogin:
         stored = self.config.get(self.key)
         now = self.log_in(stored) if self.params['state'] == 'present' else self.log_out(stored)
         return self.outcome.result(self.client.diff_mode, registry=self.key, username=now[0] if now else None,
-                                   config_path=self.config.path, credentials_store=self.config.helper(self.key))
+                                   config_path=self.config.path, credentials_store=self.config.helper(self.key),
+                                   login_result=self.login_result)
 
 
 def main():

@@ -161,14 +161,17 @@ def test_archive_check_apply_and_idempotence(ansible, engine, unique, tmp_path):
 
     check, apply, check_again, apply_again = ansible.sequence('image_archive', names=[first, second], path=path)
     assert check['changed'] is True
-    assert check['images'] == wanted
+    assert check['archived'] == wanted
+    assert [image['Id'] for image in check['images']] == list(ids)
     assert check['diff'] == {'before': {path: {'exists': False}},
                              'after': {path: {'exists': True, 'compression': 'none', 'images': wanted}}}
-    assert check['actions'] == ['Would archive %s, %s into %s' % (first, second, path)]
+    assert check['actions'] == ['Archived %s, %s into %s' % (first, second, path)]
     assert 'sha256' not in check
     assert apply['changed'] is True
     assert apply['actions'] == ['Archived %s, %s into %s' % (first, second, path)]
-    assert apply['images'] == wanted
+    assert apply['archived'] == wanted
+    # community.docker.docker_image_export's images: the inspect data of each name, in order.
+    assert apply['images'] == [engine.api.inspect_image(name) for name in (first, second)]
     assert apply['path'] == path
     assert apply['size'] == os.path.getsize(path)
     assert apply['sha256'] == sha256(path)
@@ -262,7 +265,8 @@ def test_gzip_compression_and_an_image_id(ansible, engine, unique, tmp_path):
         task('image_archive', names=[name], path=packed, compression='gzip'),
         task('image_archive', names=[name], path=packed, compression='gzip'),
         task('image_archive', names=[name], path=plain, compression='gzip')).results
-    assert by_id['images'] == [{'id': image_id, 'tags': []}]
+    assert by_id['archived'] == [{'id': image_id, 'tags': []}]
+    assert [image['Id'] for image in by_id['images']] == [image_id]
     assert archived(str(tmp_path / 'by-id.tar'), engine) == {image_id: []}
     assert as_gzip['changed'] is True
     assert open(packed, 'rb').read(2) == b'\x1f\x8b'

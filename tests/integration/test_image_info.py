@@ -173,3 +173,13 @@ def test_views_refuse_what_they_cannot_show(ansible, args, message):
     result = ansible.module('image_info', **args)
     assert result['failed'] is True
     assert result['msg'] == message
+
+
+def test_a_community_docker_task_runs_renamed(ansible, engine, unique):
+    """community.docker.docker_image_info's options and result; use_ssh_client only matters for ssh:// hosts."""
+    reference = 'info/%s:1' % unique
+    image_id = engine.make_image(reference)
+    result = ansible.module('image_info', name=[reference, 'info/%s:missing' % unique], use_ssh_client=True)
+    assert result['changed'] is False
+    assert [image['Id'] for image in result['images']] == [image_id]
+    assert result['images'][0] == engine.api.inspect_image(reference)

@@ -38,8 +38,9 @@ def test_load_check_apply_and_idempotence(ansible, engine, unique, tmp_path):
 
     check = ansible.module('image_load', check=True, path=path)
     assert check['changed'] is True
-    assert check['actions'] == ['Would load %s, %s from %s' % (first, second, path)]
-    assert sorted(image['Id'] for image in check['images']) == sorted(ids.values())
+    assert check['actions'] == ['Loaded %s, %s from %s' % (first, second, path)]
+    assert [image['Id'] for image in check['images']] == [ids[first], ids[second]]
+    assert check['stdout'] == ''
     assert check['diff']['before'] == {ids[first]: {'exists': False}, ids[second]: {'exists': False}}
     assert engine.image_id(first) is None, 'check mode must not load'
 
@@ -48,8 +49,9 @@ def test_load_check_apply_and_idempotence(ansible, engine, unique, tmp_path):
 
     assert apply['changed'] is True
     assert apply['actions'] == ['Loaded %s, %s from %s' % (first, second, path)]
-    assert sorted(apply['image_names']) == [first, second]
-    assert {image['Id']: image['RepoTags'] for image in apply['images']} == {ids[first]: [first], ids[second]: [second]}
+    assert apply['image_names'] == [first, second]
+    assert [(image['Id'], image['RepoTags']) for image in apply['images']] == [(ids[first], [first]), (ids[second], [second])]
+    assert sorted(apply['stdout'].splitlines()) == ['Loaded image: %s' % first, 'Loaded image: %s' % second]
     assert apply['diff']['after'] == check['diff']['after']
     # The containerd store shows a digest per repository of a loaded image; the classic store none.
     digests = sorted(engine.api.inspect_image(first)['RepoDigests'])
@@ -60,8 +62,35 @@ def test_load_check_apply_and_idempotence(ansible, engine, unique, tmp_path):
     assert check_again['changed'] is False
     assert apply_again['changed'] is False
     assert apply_again['actions'] == []
+    assert apply_again['stdout'] == '', 'nothing was loaded'
+    assert apply_again['images'] == apply['images']
     assert apply_again['diff']['before'] == apply_again['diff']['after']
     assert sorted(apply_again['image_names']) == [first, second]
+
+
+def test_an_archive_of_tags_and_an_id_lists_an_image_per_name(ansible, engine, unique, tmp_path):
+    """As community.docker.docker_image_load returns them: one inspect per name loaded, in image_names' order."""
+    first, second, bare = 'load/%s-a:1.0' % unique, 'load/%s-a:2.0' % unique, 'load/%s-bare:1' % unique
+    tagged_id = engine.make_image(first)
+    engine.api.tag(tagged_id, first.split(':')[0], '2.0')
+    bare_id = engine.make_image(bare)
+    path = save(engine, tmp_path / 'mixed.tar', first, second, bare_id)
+    remove(engine, first, second, bare)
+
+    check, apply, again = ansible.run(task('image_load', check=True, path=path), task('image_load', path=path),
+                                      task('image_load', path=path)).results
+    for result in (check, apply, again):
+        assert len(result['image_names']) == len(result['images']) == 3
+        assert result['image_names'][:2] == [first, second]
+        assert [image['Id'] for image in result['images']] == [tagged_id, tagged_id, bare_id]
+    assert (check['changed'], apply['changed'], again['changed']) == (True, True, False)
+    assert (check['stdout'], again['stdout']) == ('', '')
+    # The daemon's own lines; Docker 20.10 also prints an ID line for a tagged image saved with an ID beside it.
+    lines = apply['stdout'].splitlines()
+    assert {'Loaded image: %s' % first, 'Loaded image: %s' % second} <= set(lines)
+    assert all(line.startswith('Loaded image') for line in lines)
+    assert apply['image_names'][2] == bare_id
+    assert apply['images'][2]['RepoTags'] == []
 
 
 def test_an_archive_written_by_image_archive_loads_back_with_both_tags(ansible, engine, unique, tmp_path):
@@ -170,15 +199,18 @@ def test_a_controller_archive_is_sent_only_to_a_host_that_lacks_its_images(ansib
                                         task('image_load', src=path)).results
     assert check['changed'] is True
     assert check['transferred'] is False
-    assert check['actions'] == ['Would load %s, %s from %s' % (first, second, path)]
+    assert check['actions'] == ['Loaded %s, %s from %s' % (first, second, path)]
     assert sent['changed'] is True
     assert sent['transferred'] is True
     assert sent['actions'] == ['Loaded %s, %s from %s' % (first, second, path)]
-    assert {image['Id'] for image in sent['images']} == set(ids.values())
+    assert [image['Id'] for image in sent['images']] == [ids[first], ids[second]]
+    assert sorted(sent['stdout'].splitlines()) == ['Loaded image: %s' % first, 'Loaded image: %s' % second]
     assert {name: engine.image_id(name) for name in ids} == ids
     assert not_sent['changed'] is False
     assert not_sent['transferred'] is False
     assert not_sent['actions'] == []
+    assert not_sent['stdout'] == ''
+    assert not_sent['images'] == sent['images']
 
     remove(engine, second)
     resent = ansible.module('image_load', src=path)

@@ -20,10 +20,10 @@ def test_pull_check_apply_and_idempotence(ansible, engine, unique):
 
     check = ansible.module('image_pull', check=True, name=reference)
     assert check['changed'] is True
-    assert check['diff'] == {'before': {reference: {'exists': False}},
-                             'after': {reference: {'exists': True, 'id': None, 'tags': [reference],
-                                                   'digests': check['diff']['after'][reference]['digests']}}}
-    assert check['actions'] == ['Would pull image %s' % reference]
+    predicted = {'exists': True, 'id': 'unknown', 'tags': [reference], 'digests': check['diff']['after']['digests']}
+    assert check['diff'] == {'before': {'exists': False, reference: {'exists': False}},
+                             'after': dict(predicted, **{reference: predicted})}
+    assert check['actions'] == ['Pulled image %s' % reference]
     assert engine.image_id(reference) is None, 'check mode must not pull'
 
     apply, check_again, apply_again = ansible.run(
@@ -32,12 +32,18 @@ def test_pull_check_apply_and_idempotence(ansible, engine, unique):
     assert apply['changed'] is True
     assert apply['image']['Id'] == image_id == engine.image_id(reference)
     assert apply['images'] == [apply['image']]
-    assert apply['diff']['after'][reference]['digests'] == check['diff']['after'][reference]['digests']
+    # community.docker.docker_image_pull's keys: diff.before.exists, diff.after.id, one "Pulled image NAME".
+    assert apply['diff']['before']['exists'] is False
+    assert apply['diff']['after']['id'] == image_id
+    assert apply['diff']['after'][reference] == {key: apply['diff']['after'][key] for key in ('exists', 'id', 'tags', 'digests')}
+    assert apply['diff']['after']['digests'] == check['diff']['after']['digests']
     assert apply['actions'] == ['Pulled image %s' % reference]
-    assert check_again['changed'] is False
-    assert apply_again['changed'] is False
-    assert apply_again['actions'] == []
-    assert apply_again['diff']['before'] == apply_again['diff']['after']
+    # pull=always asks the registry again each run: the pull is reported, but nothing changed.
+    for again in (check_again, apply_again):
+        assert again['changed'] is False
+        assert again['actions'] == ['Pulled image %s' % reference]
+        assert again['diff']['before'] == again['diff']['after']
+        assert again['diff']['before']['id'] == image_id
 
 
 def test_default_tag_is_latest_and_tag_option_applies(ansible, engine, unique):
@@ -76,8 +82,9 @@ def test_a_moved_tag_is_pulled_again(ansible, engine, unique):
                                       task('image_pull', name=reference)).results
     assert check['changed'] is True
     assert apply['changed'] is True
-    assert apply['diff']['before'][reference]['id'] == old_id
-    assert apply['diff']['after'][reference]['id'] == new_id
+    assert apply['diff']['before'][reference]['id'] == apply['diff']['before']['id'] == old_id
+    assert apply['diff']['after'][reference]['id'] == apply['diff']['after']['id'] == new_id
+    assert check['actions'] == apply['actions'] == again['actions'] == ['Pulled image %s' % reference]
     assert again['changed'] is False
 
 
@@ -88,12 +95,13 @@ def test_not_present_leaves_a_present_image_alone(ansible, engine, unique):
     check, apply = ansible.run(task('image_pull', check=True, name=reference, pull='not_present'),
                                task('image_pull', name=reference, pull='not_present')).results
     assert (check['changed'], apply['changed']) == (False, False)
+    assert check['actions'] == apply['actions'] == []
     assert apply['image']['Id'] == image_id
 
 
 def test_a_digest_pins_the_image(ansible, engine, unique):
     reference, image_id = engine.publish('pull/%s' % unique)
-    digest_name = ansible.module('image_pull', check=True, name=reference)['diff']['after'][reference]['digests'][0]
+    digest_name = ansible.module('image_pull', check=True, name=reference)['diff']['after']['digests'][0]
 
     check, apply, again = ansible.run(task('image_pull', check=True, name=digest_name),
                                       task('image_pull', name=digest_name), task('image_pull', name=digest_name)).results

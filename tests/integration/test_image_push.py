@@ -44,6 +44,11 @@ def predicted_digest(engine, image_id):
     return image_id if containerd_store(engine) else None
 
 
+def one_name(name, before, after):
+    """The diff of a push of one name: keyed by the name, and its digest also at the top."""
+    return {'before': {'digest': before, name: {'digest': before}}, 'after': {'digest': after, name: {'digest': after}}}
+
+
 def test_push_check_apply_and_idempotence(ansible, engine, registry, unique):
     reference, image_id = local_image(engine, registry, 'push/%s' % unique)
     args = dict(name=reference, registry_auth=registry.auth_config())
@@ -51,8 +56,8 @@ def test_push_check_apply_and_idempotence(ansible, engine, registry, unique):
 
     check = ansible.module('image_push', check=True, **args)
     assert check['changed'] is True
-    assert check['actions'] == ['Would push image %s' % reference]
-    assert check['diff'] == {'before': {reference: {'digest': None}}, 'after': {reference: {'digest': predicted}}}
+    assert check['actions'] == ['Pushed image %s' % reference]
+    assert check['diff'] == one_name(reference, None, predicted)
     assert check['digest'] == predicted
     assert check['image']['Id'] == image_id
     assert registry.uploads() == [], 'check mode must not upload'
@@ -62,7 +67,7 @@ def test_push_check_apply_and_idempotence(ansible, engine, registry, unique):
     assert apply['actions'] == ['Pushed image %s' % reference]
     assert DIGEST.match(apply['digest'])
     assert apply['digests'] == [apply['digest']]
-    assert apply['diff'] == {'before': {reference: {'digest': None}}, 'after': {reference: {'digest': apply['digest']}}}
+    assert apply['diff'] == one_name(reference, None, apply['digest'])
     assert apply['image']['Id'] == image_id
     assert apply['images'] == [apply['image']]
     if predicted:
@@ -76,8 +81,7 @@ def test_push_check_apply_and_idempotence(ansible, engine, registry, unique):
         assert result['changed'] is False
         assert result['actions'] == []
         assert result['digest'] == apply['digest']
-        assert result['diff'] == {'before': {reference: {'digest': apply['digest']}},
-                                  'after': {reference: {'digest': apply['digest']}}}
+        assert result['diff'] == one_name(reference, apply['digest'], apply['digest'])
     assert registry.since(mark, methods=('PUT', 'POST', 'PATCH')) == [], 'an idempotent push uploads nothing'
     assert registry.since(mark, methods=('HEAD', 'GET'), path='push/%s/manifests/1' % unique), \
         'the registry was asked for the digest'
@@ -92,7 +96,7 @@ def test_check_mode_predicts_the_digest_of_a_known_image_under_a_new_tag(ansible
     check, apply = ansible.run(task('image_push', check=True, name=second, registry_auth=registry.auth_config()),
                                task('image_push', name=second, registry_auth=registry.auth_config())).results
     assert check['changed'] is True
-    assert check['diff'] == {'before': {second: {'digest': None}}, 'after': {second: {'digest': first['digest']}}}
+    assert check['diff'] == one_name(second, None, first['digest'])
     assert apply['changed'] is True
     assert apply['diff'] == check['diff']
     assert apply['digest'] == first['digest']
@@ -107,8 +111,7 @@ def test_a_moved_tag_is_pushed_again(ansible, engine, registry, unique):
     check, apply, again = ansible.run(*[task('image_push', check=mode, name=reference,
                                              registry_auth=registry.auth_config()) for mode in (True, False, False)])
     assert check['changed'] is True
-    assert check['diff'] == {'before': {reference: {'digest': old['digest']}},
-                             'after': {reference: {'digest': predicted}}}
+    assert check['diff'] == one_name(reference, old['digest'], predicted)
     assert apply['changed'] is True
     assert apply['image']['Id'] == new_id
     assert apply['digest'] != old['digest']
@@ -125,7 +128,7 @@ def test_a_list_of_names_is_pushed_in_one_task(ansible, engine, registry, unique
 
     check, apply = ansible.run(task('image_push', check=True, **args), task('image_push', **args)).results
     assert check['changed'] is True
-    assert sorted(check['actions']) == sorted('Would push image %s' % name for name in names)
+    assert sorted(check['actions']) == sorted('Pushed image %s' % name for name in names)
     assert apply['changed'] is True
     assert sorted(apply['actions']) == sorted('Pushed image %s' % name for name in names)
     assert [image['Id'] for image in apply['images']] == [image_id for _reference, image_id in made]
@@ -150,7 +153,7 @@ def test_repository_tags_and_pushes_under_another_name(ansible, engine, registry
 
     check = ansible.module('image_push', check=True, **args)
     assert check['changed'] is True
-    assert check['actions'] == ['Would tag image %s as %s' % (source, target), 'Would push image %s' % target]
+    assert check['actions'] == ['Tagged image %s as %s' % (source, target), 'Pushed image %s' % target]
     assert engine.image_id(target) is None, 'check mode must not tag'
 
     apply, again = ansible.run(task('image_push', **args), task('image_push', **args)).results

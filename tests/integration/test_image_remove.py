@@ -22,6 +22,11 @@ def state(engine, image_id, *tags, digests=None):
     return {'exists': True, 'id': image_id, 'tags': sorted(tags), 'digests': sorted(digests)}
 
 
+def one_name(name, before, after):
+    """The diff of a task about one name: keyed by the name, and that state also at the top, as community.docker has it."""
+    return {'before': dict(before, **{name: before}), 'after': dict(after, **{name: after})}
+
+
 def with_layers(engine, *entries):
     """``deleted`` as the daemon reports it: image IDs each followed by the layers it frees, on the classic store;
     the containerd store reports no layers. ``entries`` holds (image ID, layer or None) pairs."""
@@ -55,26 +60,28 @@ def test_removing_one_of_two_tags_untags_and_the_last_deletes(ansible, engine, u
     check, apply, check_again, apply_again = ansible.sequence('image_remove', name=first)
     assert check['changed'] is True
     assert (check['untagged'], check['deleted']) == ([first], [])
-    assert check['actions'] == ['Would untag image %s' % first]
-    assert check['diff'] == {'before': {first: state(engine, image_id, first, second)}, 'after': {first: state(engine, image_id, second)}}
+    assert check['actions'] == ['Removed image %s' % first]
+    assert check['diff'] == one_name(first, state(engine, image_id, first, second), state(engine, image_id, second))
+    assert check['diff']['before']['id'] == check['diff']['after']['id'] == image_id
     assert apply['changed'] is True
     assert (apply['untagged'], apply['deleted']) == (check['untagged'], check['deleted'])
-    assert apply['actions'] == ['Untagged image %s' % first]
+    assert apply['actions'] == ['Removed image %s' % first]
     assert apply['diff'] == check['diff']
     assert apply['image']['Id'] == image_id
     assert engine.image_id(second) == image_id, 'the image stays while it has another tag'
     assert (check_again['changed'], apply_again['changed']) == (False, False)
     assert (apply_again['untagged'], apply_again['deleted'], apply_again['actions']) == ([], [], [])
     assert apply_again['image'] == {}
-    assert apply_again['diff'] == {'before': {first: ABSENT}, 'after': {first: ABSENT}}
+    assert apply_again['diff'] == one_name(first, ABSENT, ABSENT)
+    assert apply_again['diff']['before']['exists'] is apply_again['diff']['after']['exists'] is False
 
     check, apply, apply_again = ansible.run(task('image_remove', check=True, name=second),
                                             task('image_remove', name=second), task('image_remove', name=second)).results
     assert (check['untagged'], check['deleted']) == ([second], with_layers(engine, (image_id, top_layer)))
-    assert check['actions'] == ['Would remove image %s' % second]
+    assert check['actions'] == ['Removed image %s' % second]
     assert (apply['untagged'], apply['deleted']) == (check['untagged'], check['deleted'])
     assert apply['actions'] == ['Removed image %s' % second]
-    assert apply['diff'] == check['diff'] == {'before': {second: state(engine, image_id, second)}, 'after': {second: ABSENT}}
+    assert apply['diff'] == check['diff'] == one_name(second, state(engine, image_id, second), ABSENT)
     assert engine.image_id(image_id) is None, 'removing the last tag deletes the image'
     assert apply_again['changed'] is False
 
@@ -90,8 +97,9 @@ def test_a_list_of_names_is_removed_in_order(ansible, engine, unique):
     check, apply = ansible.run(task('image_remove', check=True, **args), task('image_remove', **args)).results
     assert check['untagged'] == [names[0], names[1], names[2] + ':latest']
     assert check['deleted'] == with_layers(engine, (image_id, image_layer), (other_id, other_layer))
-    assert check['actions'] == ['Would untag image %s' % names[0], 'Would remove image %s' % names[1],
-                                'Would remove image %s:latest' % names[2]]
+    assert check['actions'] == ['Removed image %s' % names[0], 'Removed image %s' % names[1],
+                                'Removed image %s:latest' % names[2]]
+    assert 'exists' not in check['diff']['before'], 'several names: the diff is keyed by name only'
     assert (apply['untagged'], apply['deleted']) == (check['untagged'], check['deleted'])
     assert apply['diff'] == check['diff']
     assert 'image' not in apply
@@ -147,7 +155,7 @@ def test_a_running_container_keeps_its_image_even_when_forced(ansible, engine, u
                                   % (image_id, short(image_id), short(container_id), container))
         assert (check['untagged'], check['deleted']) == ([name], [])
         assert (apply['untagged'], apply['deleted']) == ([name], [])
-        assert apply['actions'] == ['Untagged image %s' % name]
+        assert apply['actions'] == ['Removed image %s' % name]
         assert engine.api.inspect_image(image_id)['RepoTags'] == [], 'untagged, but kept for the running container'
     finally:
         engine.api.remove_container(container_id, force=True)
@@ -170,8 +178,7 @@ def test_an_id_several_repositories_name_is_refused_unless_forced(ansible, engin
     assert forced_check['untagged'] == names
     assert (forced['untagged'], forced['deleted']) == (forced_check['untagged'], forced_check['deleted'])
     assert forced['deleted'][0] == image_id
-    assert forced['diff'] == forced_check['diff'] == {'before': {image_id: state(engine, image_id, *names)},
-                                                      'after': {image_id: ABSENT}}
+    assert forced['diff'] == forced_check['diff'] == one_name(image_id, state(engine, image_id, *names), ABSENT)
     assert engine.image_id(image_id) is None
 
 
@@ -199,7 +206,7 @@ def test_an_id_prefix_of_8_digits_and_an_ambiguous_prefix(ansible, engine, uniqu
     assert (check['changed'], apply['changed']) == (True, True)
     assert (check['untagged'], check['deleted'][:1]) == ([name], [image_id]), 'as docker rmi %s does' % given
     assert (apply['untagged'], apply['deleted']) == (check['untagged'], check['deleted'])
-    assert apply['diff'] == check['diff'] == {'before': {given: state(engine, image_id, name)}, 'after': {given: ABSENT}}
+    assert apply['diff'] == check['diff'] == one_name(given, state(engine, image_id, name), ABSENT)
     assert (check_again['changed'], apply_again['changed']) == (False, False)
     assert engine.image_id(image_id) is None
 
@@ -278,8 +285,8 @@ def test_a_pulled_image_loses_its_digest_with_its_last_tag(ansible, engine, uniq
     # containerd store reports only the tag: there a digest is no name of its own.
     assert (check['untagged'], check['deleted']) == ([reference] + ([] if engine.containerd else digests), [])
     assert (apply['untagged'], apply['deleted']) == (check['untagged'], check['deleted'])
-    assert apply['diff']['before'] == {reference: state(engine, image_id, reference, other, digests=before_digests)}
-    assert apply['diff']['after'] == {reference: state(engine, image_id, other)}
+    assert apply['diff'] == one_name(reference, state(engine, image_id, reference, other, digests=before_digests),
+                                     state(engine, image_id, other))
     assert (check_other['untagged'], check_other['deleted'][:1]) == ([other], [image_id])
     assert (apply_other['untagged'], apply_other['deleted']) == (check_other['untagged'], check_other['deleted'])
     assert engine.image_id(image_id) is None

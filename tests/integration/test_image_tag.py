@@ -20,6 +20,14 @@ def state(engine, reference):
             'digests': sorted(inspect['RepoDigests'])}
 
 
+def listed(reference, image_id=None):
+    """One target as diff.before.images / diff.after.images list it, as community.docker.docker_image_tag does."""
+    repository, tag = reference.rsplit(':', 1)
+    if image_id:
+        return dict(name=repository, tag=tag, exists=True, id=image_id)
+    return dict(name=repository, tag=tag, exists=False)
+
+
 def test_tag_check_apply_and_idempotence(ansible, engine, unique):
     source = 'tag/%s/src:1.0' % unique
     image_id = engine.make_image(source)
@@ -32,16 +40,19 @@ def test_tag_check_apply_and_idempotence(ansible, engine, unique):
     targets = [plain, pushed + ':latest']  # a target without a tag gets latest, as docker tag does
     assert check['changed'] is True
     assert check['tagged_images'] == targets
-    assert check['actions'] == ['Would tag image %s as %s' % (source, target) for target in targets]
+    assert check['actions'] == ['Tagged image %s as %s: %s named no image' % (image_id, target, target)
+                                for target in targets]
     assert check['image']['Id'] == image_id
     after = {'exists': True, 'id': image_id, 'tags': sorted([source] + targets),
              'digests': digests(engine, image_id, [source] + targets)}
-    assert check['diff'] == {'before': {target: {'exists': False} for target in targets},
-                             'after': {target: after for target in targets}}
+    assert check['diff'] == {'before': dict({target: {'exists': False} for target in targets},
+                                            images=[listed(target) for target in targets]),
+                             'after': dict({target: after for target in targets},
+                                           images=[listed(target, image_id) for target in targets])}
 
     assert apply['changed'] is True
     assert apply['tagged_images'] == targets
-    assert apply['actions'] == ['Tagged image %s as %s' % (source, target) for target in targets]
+    assert apply['actions'] == check['actions']
     assert apply['diff'] == check['diff']
     assert sorted(apply['image']['RepoTags']) == sorted([source] + targets)
     assert [engine.image_id(target) for target in targets] == [image_id, image_id]
@@ -50,8 +61,10 @@ def test_tag_check_apply_and_idempotence(ansible, engine, unique):
     assert check_again['tagged_images'] == []
     assert apply_again['changed'] is False, 'tagging twice is ok the second time'
     assert apply_again['tagged_images'] == []
-    assert apply_again['actions'] == []
-    assert apply_again['diff']['before'] == apply_again['diff']['after'] == {target: after for target in targets}
+    assert apply_again['actions'] == ['Not tagged image %s as %s: %s names it already' % (image_id, target, target)
+                                      for target in targets]
+    assert apply_again['diff']['before'] == apply_again['diff']['after'] == dict(
+        {target: after for target in targets}, images=[listed(target, image_id) for target in targets])
 
 
 def test_existing_images_keep_leaves_a_target_where_it_was(ansible, engine, unique):
@@ -65,7 +78,10 @@ def test_existing_images_keep_leaves_a_target_where_it_was(ansible, engine, uniq
     for result in (check, apply):
         assert result['changed'] is False
         assert result['tagged_images'] == []
-        assert result['diff']['before'] == result['diff']['after'] == {target: state(engine, target)}
+        assert result['diff']['before'] == result['diff']['after'] == {target: state(engine, target),
+                                                                       'images': [listed(target, old_id)]}
+        assert result['actions'] == ['Not tagged image %s as %s: %s named image %s, kept as existing_images=keep asks'
+                                     % (new_id, target, target, old_id)]
     assert engine.image_id(target) == old_id
     assert engine.image_id(source) == new_id
 
@@ -86,9 +102,10 @@ def test_overwrite_moves_an_existing_target(ansible, engine, unique):
     assert apply['changed'] is True
     assert apply['tagged_images'] == [target]
     assert apply['diff'] == check['diff'] == {
-        'before': {target: old_before},
+        'before': {target: old_before, 'images': [listed(target, old_id)]},
         'after': {target: {'exists': True, 'id': new_id, 'tags': sorted([source, target]),
-                           'digests': digests(engine, new_id, [source, target])}}}
+                           'digests': digests(engine, new_id, [source, target])}, 'images': [listed(target, new_id)]}}
+    assert apply['actions'] == ['Tagged image %s as %s: %s named image %s' % (new_id, target, target, old_id)]
     assert engine.image_id(target) == new_id
     assert engine.api.inspect_image(old_id)['RepoTags'] == ['tag/%s/app:old' % unique]
     assert again['changed'] is False
@@ -105,9 +122,10 @@ def test_the_tag_option_and_image_ids(ansible, engine, unique):
         task('image_tag', name=image_id.split(':')[1][:8], repository=['tag/%s/e' % unique])).results
     # A target without a tag gets latest, as docker tag does, whatever the source's tag.
     assert by_option['tagged_images'] == ['tag/%s/a:latest' % unique], 'a target named twice is tagged once'
-    assert list(by_option['diff']['after']) == ['tag/%s/a:latest' % unique]
+    assert list(by_option['diff']['after']) == ['tag/%s/a:latest' % unique, 'images']
     assert by_id['tagged_images'] == ['tag/%s/b:latest' % unique, 'tag/%s/c:x' % unique]
-    assert by_id['actions'][0] == 'Tagged image %s as tag/%s/b:latest' % (image_id, unique)
+    assert by_id['actions'][0] == 'Tagged image %s as tag/%s/b:latest: tag/%s/b:latest named no image' % (
+        image_id, unique, unique)
     assert by_short_id['tagged_images'] == ['tag/%s/d:v2' % unique]
     assert by_prefix['tagged_images'] == ['tag/%s/e:latest' % unique], 'an ID prefix of 8 hex digits names the image'
     assert sorted(engine.api.inspect_image(image_id)['RepoTags']) == sorted(

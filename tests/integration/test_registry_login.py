@@ -64,7 +64,8 @@ def test_login_check_apply_and_idempotence(ansible, engine, registry, tmp_path, 
     before_check = registry.mark()
     check = ansible.module('registry_login', check=True, **args)
     assert check['changed'] is True
-    assert check['actions'] == ['Would log in to %s as dockyard' % registry.address]
+    assert check['actions'] == ['Logged in to %s as dockyard' % registry.address]
+    assert check['login_result'] == {'serveraddress': registry.address, 'username': 'dockyard', 'Status': 'Login Succeeded'}
     assert check['diff'] == {'before': logged_out, 'after': logged_in}
     assert not config.exists(), 'check mode must not write the config'
     assert registry.since(before_check), 'check mode still has the daemon check the credentials'
@@ -75,6 +76,7 @@ def test_login_check_apply_and_idempotence(ansible, engine, registry, tmp_path, 
     assert apply['diff'] == {'before': logged_out, 'after': logged_in}
     assert (apply['registry'], apply['username'], apply['config_path']) == (registry.address, 'dockyard', str(config))
     assert apply['credentials_store'] is None
+    assert apply['login_result'] == check['login_result']
     assert read(config) == {'auths': {registry.address: {'auth': b64('dockyard', registry.password)}}}
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
 
@@ -85,6 +87,8 @@ def test_login_check_apply_and_idempotence(ansible, engine, registry, tmp_path, 
         assert result['changed'] is False
         assert result['actions'] == []
         assert result['diff'] == {'before': logged_in, 'after': logged_in}
+        assert result['login_result'] == {'serveraddress': registry.address, 'username': 'dockyard'}, \
+            'no Status: the daemon was not asked'
     assert registry.since(mark) == [], 'the same stored credentials are not checked again'
 
     # The docker CLI uses what the module stored: a push to the authenticated registry succeeds.
@@ -149,7 +153,8 @@ def test_logout_check_apply_and_idempotence(ansible, registry, tmp_path):
 
     check, apply, check_again, apply_again = ansible.sequence('registry_login', **args)
     assert [result['changed'] for result in (check, apply, check_again, apply_again)] == [True, True, False, False]
-    assert check['actions'] == ['Would log out of %s' % registry.address]
+    assert check['actions'] == ['Logged out of %s' % registry.address]
+    assert check['login_result'] == apply['login_result'] == {}
     assert apply['actions'] == ['Logged out of %s' % registry.address]
     assert check['diff'] == apply['diff'] == {'before': logged_in, 'after': logged_out}
     assert check_again['diff'] == apply_again['diff'] == {'before': logged_out, 'after': logged_out}

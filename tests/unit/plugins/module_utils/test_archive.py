@@ -477,11 +477,23 @@ def inspect(image_id, tags, digests=()):
     return {'Id': image_id, 'RepoTags': list(tags), 'RepoDigests': list(digests)}
 
 
+def test_archive_names_list_an_image_once_per_name(tmp_path):
+    builder = Builder()
+    builder.add_image('a', ['app:2', 'app:1'])
+    untagged = builder.add_image('b', [])
+    builder.add_image('c', ['base:1'])
+    images = read_archive(builder.write(tmp_path / 'images.tar')).images
+    entries = dict(zip((image.ids[0] for image in images), 'abc'))
+    names, listed = archive_names(images, [entries[image.ids[0]] for image in images])
+    assert names == ['app:1', 'app:2', 'base:1', untagged.config]
+    assert listed == ['a', 'a', 'c', 'b']
+
+
 def test_plan_load_on_the_classic_store(tmp_path):
     builder = Builder()
     first, second = builder.add_image('a', ['app:1']), builder.add_image('b', [])
     images = read_archive(builder.write(tmp_path / 'images.tar')).images
-    assert archive_names(images) == ['app:1', second.config]
+    assert archive_names(images, ['A', 'B']) == (['app:1', second.config], ['A', 'B'])
 
     present = [inspect(first.config, ['app:1', 'app:x']), inspect(second.config, []), inspect('sha256:other', ['x:1'])]
     outcome, missing, listed = plan_load(images, present, manifest_ids=False)

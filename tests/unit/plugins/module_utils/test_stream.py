@@ -50,3 +50,10 @@ def test_a_bare_error_key_is_enough():
 ])
 def test_stream_error(event, message):
     assert stream_error(event) == message
+
+
+def test_the_log_is_the_stream_and_status_text_one_line_each():
+    result = read_stream(iter([{'stream': 'Loaded image: app:1\nLoaded image: app:2\n'}, {'aux': {'ID': 'x'}},
+                               {'status': 'Loaded image ID: sha256:' + 'ab' * 32}]), 'failed to load')
+    assert result.log == 'Loaded image: app:1\nLoaded image: app:2\nLoaded image ID: sha256:' + 'ab' * 32
+    assert read_stream(iter([]), 'failed to load').log == ''
