@@ -31,7 +31,7 @@ attributes:
   check_mode:
     details: Asks the registry for the digest the tag holds, without pushing.
   diff_mode:
-    details: Shows the manifest digest the registry holds for each pushed name before and after.
+    details: Shows, for each pushed name, the manifest digest the registry holds and the local image it is, before and after.
 options:
   name:
     description:
@@ -128,14 +128,20 @@ actions:
   sample: ["Pushed image registry.example.com/team/api:2.1"]
 diff:
   description:
-    - The digest the registry holds for each pushed name before and after, keyed by name, each C({digest}).
-    - When O(name) holds one name, its C(digest) also stands at the top of C(before) and C(after).
+    - For each pushed name, keyed by name, C({digest, image}) before and after - C(digest), the manifest digest
+      the registry holds for the name (V(null) for none, or in check mode when the classic image store cannot
+      know it before the push); C(image), the ID of the local image the registry's tag holds (V(null) when
+      it holds another image or none), so a push check mode predicts always shows as a change.
+    - When O(name) holds one name, its C(digest) and C(image) also stand at the top of C(before) and C(after).
   returned: when diff mode is on
   type: dict
-  sample: {"before": {"digest": null, "registry.example.com/team/api:2.1": {"digest": null}},
+  sample: {"before": {"digest": null, "image": null,
+                      "registry.example.com/team/api:2.1": {"digest": null, "image": null}},
            "after": {"digest": "sha256:7c3d2a9e3e1fbb6c2c3f25a8b6ef1f0cb5e2c8d1e6a0b4b1d1b3a1f9e8d7c6b5",
+                     "image": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1",
                      "registry.example.com/team/api:2.1": {
-                         "digest": "sha256:7c3d2a9e3e1fbb6c2c3f25a8b6ef1f0cb5e2c8d1e6a0b4b1d1b3a1f9e8d7c6b5"}}}
+                         "digest": "sha256:7c3d2a9e3e1fbb6c2c3f25a8b6ef1f0cb5e2c8d1e6a0b4b1d1b3a1f9e8d7c6b5",
+                         "image": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1"}}}
 '''
 
 from ansible_collections.dockyard.docker.plugins.module_utils._batch import BATCH_ARGS, Batch
@@ -229,7 +235,10 @@ class ImagePusher:
                     outcome.mark_rewritten()
                 continue
             key = str(push.target)
-            outcome.record(key, {'digest': push.remote_before}, {'digest': push.remote_after})
+            # The local image the registry's tag holds: this one unless it is (to be) pushed.
+            held_before = None if push.pushed else push.image['Id']
+            outcome.record(key, {'digest': push.remote_before, 'image': held_before},
+                           {'digest': push.remote_after, 'image': push.image['Id']})
             if push.tagged:
                 outcome.note('Tagged image %s as %s' % (push.source, push.target))
             if push.pushed:

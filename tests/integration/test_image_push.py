@@ -44,9 +44,14 @@ def predicted_digest(engine, image_id):
     return image_id if containerd_store(engine) else None
 
 
-def one_name(name, before, after):
-    """The diff of a push of one name: keyed by the name, and its digest also at the top."""
-    return {'before': {'digest': before, name: {'digest': before}}, 'after': {'digest': after, name: {'digest': after}}}
+def one_name(name, before, after, image_id, pushed=True):
+    """The diff of a push of one name: keyed by the name, and its state also at the top.
+
+    Each state is the registry's digest and the local image (``image_id``) the registry's tag holds:
+    none before a push, that image after.
+    """
+    states = ({'digest': before, 'image': None if pushed else image_id}, {'digest': after, 'image': image_id})
+    return {side: dict(state, **{name: state}) for side, state in zip(('before', 'after'), states)}
 
 
 def test_push_check_apply_and_idempotence(ansible, engine, registry, unique):
@@ -57,7 +62,7 @@ def test_push_check_apply_and_idempotence(ansible, engine, registry, unique):
     check = ansible.module('image_push', check=True, **args)
     assert check['changed'] is True
     assert check['actions'] == ['Pushed image %s' % reference]
-    assert check['diff'] == one_name(reference, None, predicted)
+    assert check['diff'] == one_name(reference, None, predicted, image_id)
     assert check['digest'] == predicted
     assert check['image']['Id'] == image_id
     assert registry.uploads() == [], 'check mode must not upload'
@@ -67,7 +72,7 @@ def test_push_check_apply_and_idempotence(ansible, engine, registry, unique):
     assert apply['actions'] == ['Pushed image %s' % reference]
     assert DIGEST.match(apply['digest'])
     assert apply['digests'] == [apply['digest']]
-    assert apply['diff'] == one_name(reference, None, apply['digest'])
+    assert apply['diff'] == one_name(reference, None, apply['digest'], image_id)
     assert apply['image']['Id'] == image_id
     assert apply['images'] == [apply['image']]
     if predicted:
@@ -81,7 +86,7 @@ def test_push_check_apply_and_idempotence(ansible, engine, registry, unique):
         assert result['changed'] is False
         assert result['actions'] == []
         assert result['digest'] == apply['digest']
-        assert result['diff'] == one_name(reference, apply['digest'], apply['digest'])
+        assert result['diff'] == one_name(reference, apply['digest'], apply['digest'], image_id, pushed=False)
     assert registry.since(mark, methods=('PUT', 'POST', 'PATCH')) == [], 'an idempotent push uploads nothing'
     assert registry.since(mark, methods=('HEAD', 'GET'), path='push/%s/manifests/1' % unique), \
         'the registry was asked for the digest'
@@ -96,7 +101,7 @@ def test_check_mode_predicts_the_digest_of_a_known_image_under_a_new_tag(ansible
     check, apply = ansible.run(task('image_push', check=True, name=second, registry_auth=registry.auth_config()),
                                task('image_push', name=second, registry_auth=registry.auth_config())).results
     assert check['changed'] is True
-    assert check['diff'] == one_name(second, None, first['digest'])
+    assert check['diff'] == one_name(second, None, first['digest'], image_id)
     assert apply['changed'] is True
     assert apply['diff'] == check['diff']
     assert apply['digest'] == first['digest']
@@ -111,7 +116,7 @@ def test_a_moved_tag_is_pushed_again(ansible, engine, registry, unique):
     check, apply, again = ansible.run(*[task('image_push', check=mode, name=reference,
                                              registry_auth=registry.auth_config()) for mode in (True, False, False)])
     assert check['changed'] is True
-    assert check['diff'] == one_name(reference, old['digest'], predicted)
+    assert check['diff'] == one_name(reference, old['digest'], predicted, new_id)
     assert apply['changed'] is True
     assert apply['image']['Id'] == new_id
     assert apply['digest'] != old['digest']
