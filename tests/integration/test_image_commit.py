@@ -139,7 +139,7 @@ BAD_INPUT = [
     (dict(changes=['CMD']), 'changes[0]: CMD needs an argument'),
     (dict(changes=['EXPOSE 80 http']),
      "changes[0]: 'http' is not a port, a port range or either with /tcp, /udp or /sctp"),
-    (dict(changes=['USER root', '  ']), 'changes[1]: the line is empty'),
+    (dict(changes=['USER root', '  ']), 'changes[1] is empty: give it a value'),
     (dict(changes=['ONBUILD FROM busybox']), 'changes[0]: ONBUILD cannot trigger FROM'),
     (dict(repository='commit/Upper-{u}'),
      "invalid image reference 'commit/Upper-{u}': repository name must be lowercase"),

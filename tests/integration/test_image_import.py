@@ -263,7 +263,7 @@ BAD_INPUT = [
      'changes[1]: FROM is not an instruction an import accepts; use one of %s' % INSTRUCTIONS),
     (dict(changes=['RUN apk add curl']),
      'changes[0]: RUN is not an instruction an import accepts; use one of %s' % INSTRUCTIONS),
-    (dict(changes=['ENV A=1', '  ']), 'changes[1]: the line is empty'),
+    (dict(changes=['ENV A=1', '  ']), 'changes[1] is empty: give it a value'),
     (dict(changes=['workdir']), 'changes[0]: WORKDIR needs an argument'),
     (dict(repository='Import/Bad'), "invalid image reference 'Import/Bad': repository name must be lowercase"),
     (dict(repository='import/app:1'), "repository 'import/app:1' holds a tag; give the tag in the tag option"),
