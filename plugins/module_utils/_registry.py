@@ -60,6 +60,7 @@ DOCKER_HUB_KEY = 'https://index.docker.io/v1/'
 # Docker Hub's registry answers as HUB_ALIASES; a registry option may also name its web address.
 DOCKER_HUB_NAMES = HUB_ALIASES + ('registry.hub.docker.com',)
 CATALOG_PAGE_SIZE = 100
+_SCHEME = re.compile(r'^[a-z][a-z0-9+.-]*://', flags=re.IGNORECASE)
 
 
 def registry_key(registry):
@@ -68,7 +69,7 @@ def registry_key(registry):
     ``registry`` may be a host, ``host:port``, or a URL with scheme and path; none means Docker Hub.
     """
     text = (registry or '').strip()
-    host = re.sub(r'^[a-z][a-z0-9+.-]*://', '', text, flags=re.IGNORECASE).split('/', 1)[0].lower()
+    host = _SCHEME.sub('', text).split('/', 1)[0].lower()
     if not host or host in DOCKER_HUB_NAMES:
         return DOCKER_HUB_KEY
     return host
@@ -265,7 +266,7 @@ def _registry_words(response):
 
 
 def has_scheme(registry):
-    return bool(re.match(r'^[a-z][a-z0-9+.-]*://', registry.strip(), flags=re.IGNORECASE))
+    return bool(_SCHEME.match(registry.strip()))
 
 
 class RegistryClient:
