@@ -13,6 +13,22 @@ def transient_status(status):
     return status is not None and (status >= 500 or status == 429)
 
 
+def causes(exc):
+    """``exc`` and every exception behind it (causes, contexts, wrapped arguments, urllib3 reasons)."""
+    seen = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend([current.__cause__, current.__context__])
+        stack.extend(arg for arg in getattr(current, 'args', ()) if isinstance(arg, BaseException))
+        reason = getattr(current, 'reason', None)
+        stack.append(reason if isinstance(reason, BaseException) else None)
+
+
 class DockerError(Exception):
     """The one exception type the collection's helpers raise.
 

@@ -36,7 +36,7 @@ import traceback
 import warnings
 from urllib.parse import urljoin, urlsplit
 
-from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError, causes
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import HUB_ALIASES
 
 try:
@@ -306,7 +306,7 @@ class RegistryClient:
             return self._send_once(url, **kwargs)
         except requests_errors.SSLError as exc:
             # Only a registry that does not speak TLS gets plain HTTP; an untrusted certificate stays an error.
-            if isinstance(_innermost(exc), ssl.SSLCertVerificationError) or not (
+            if any(isinstance(cause, ssl.SSLCertVerificationError) for cause in causes(exc)) or not (
                     self.plain_fallback and url.startswith(self.url + '/')):
                 raise
         self._tried_https, self.url, self.plain_fallback = self.url, 'http://' + self.url.split('://', 1)[1], False
