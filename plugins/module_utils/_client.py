@@ -28,7 +28,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError, transient_status
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError, causes, transient_status
 from ansible_collections.dockyard.docker.plugins.module_utils._options import (
     api_version_problem, empty_message, empty_options, set_environment, set_flag)
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_reference
@@ -84,26 +84,10 @@ REGISTRY_AUTH_ARG = dict(
 )
 
 
-def _causes(exc):
-    """``exc`` and every exception behind it (causes, contexts, wrapped arguments, urllib3 reasons)."""
-    seen = set()
-    stack = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        stack.extend([current.__cause__, current.__context__])
-        stack.extend(arg for arg in getattr(current, 'args', ()) if isinstance(arg, BaseException))
-        reason = getattr(current, 'reason', None)
-        stack.append(reason if isinstance(reason, BaseException) else None)
-
-
 def _innermost_os_error(exc):
     """The OSError at the bottom of a requests/urllib3 exception chain, if any."""
     found = None
-    for current in _causes(exc):
+    for current in causes(exc):
         if isinstance(current, OSError) and current.strerror:
             found = current
     return found
@@ -111,7 +95,7 @@ def _innermost_os_error(exc):
 
 def _verification_failure(exc):
     """Why the daemon's certificate was refused, when ``exc`` comes from a TLS handshake that refused it."""
-    for current in _causes(exc):
+    for current in causes(exc):
         if isinstance(current, ssl.SSLCertVerificationError):
             return current.verify_message or current.reason
         if isinstance(current, HostnameMismatch):
