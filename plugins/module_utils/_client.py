@@ -328,9 +328,14 @@ class DockerImageClient:
         params = {'fromImage': reference.repository, 'tag': reference.digest or reference.tag}
         if platform:
             params['platform'] = platform
-        headers = {'X-Registry-Auth': docker_auth.encode_header(auth_config or self.auth_config(reference))}
-        with self._calling(action), self._waiting_on(action, reference.registry):
-            with self.request('POST', '/images/create', params=params, headers=headers, stream=True,
+        return self._registry_stream(action, reference.registry, '/images/create', params,
+                                     auth_config or self.auth_config(reference))
+
+    def _registry_stream(self, action, registry, path, params, auth_config):
+        """The progress of a pull or push (``path``), with the credentials the daemon passes to ``registry``."""
+        headers = {'X-Registry-Auth': docker_auth.encode_header(auth_config)}
+        with self._calling(action), self._waiting_on(action, registry):
+            with self.request('POST', path, params=params, headers=headers, stream=True,
                               timeout=self.params['timeout']) as response:
                 return read_stream(self._progress(response), action)
 
@@ -351,11 +356,8 @@ class DockerImageClient:
         """``docker push REPOSITORY:TAG``; the StreamResult of its progress (its ``aux`` holds the pushed digest)."""
         registry = parse_reference(repository).registry
         action = 'failed to push %s:%s to registry %s' % (repository, tag, registry)
-        headers = {'X-Registry-Auth': docker_auth.encode_header(auth_config or self.auth_config(repository))}
-        with self._calling(action), self._waiting_on(action, registry):
-            with self.request('POST', '/images/%s/push' % repository, params={'tag': tag}, headers=headers,
-                              stream=True, timeout=self.params['timeout']) as response:
-                return read_stream(self._progress(response), action)
+        return self._registry_stream(action, registry, '/images/%s/push' % repository, {'tag': tag},
+                                     auth_config or self.auth_config(repository))
 
     def auth_config(self, name):
         """What the daemon gets as credentials for the registry of image ``name`` (pull, push, look-ups).
