@@ -223,7 +223,7 @@ def only_in_the_registry(engine, reference):
 
 @pytest.fixture
 def spare_registry(tmp_path):
-    registry = SpareRegistry(tmp_path, 5099)
+    registry = SpareRegistry(tmp_path, registries.free_port())
     registry.start()
     yield registry
     registry.stop()
