@@ -65,6 +65,12 @@ class StreamResult:
         return [event['aux'] for event in self.events if isinstance(event.get('aux'), dict)]
 
     @property
+    def digest(self):
+        """The manifest digest a pull reports (its ``Digest: sha256:...`` line), or None."""
+        found = [status[len('Digest: '):].strip() for status in self.statuses if status.startswith('Digest: ')]
+        return found[-1] if found else None
+
+    @property
     def log(self):
         """The ``stream`` and ``status`` text, one line each, as the docker CLI prints it (``Loaded image: NAME``)."""
         texts = [event.get('stream') or event.get('status') for event in self.events]
