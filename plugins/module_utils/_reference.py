@@ -96,15 +96,22 @@ def _split_digest(text):
     name, sep, digest = text.partition('@')
     if not sep:
         return text, None
+    problem = digest_problem(digest)
+    if problem:
+        raise _invalid(text, problem)
+    return name, digest
+
+
+def digest_problem(digest):
+    """Why ``digest`` is not one the daemon takes (``algorithm:hex``), or None when it is."""
     if not _DIGEST.match(digest):
-        raise _invalid(text, "digest '%s' is not of the form algorithm:hex, e.g. sha256:<64 hex digits>" % digest)
+        return "digest '%s' is not of the form algorithm:hex, e.g. sha256:<64 hex digits>" % digest
     algorithm, encoded = digest.split(':', 1)
     if algorithm not in _DIGEST_HEX:
-        raise _invalid(text, "digest algorithm '%s' is not one Docker knows: use %s"
-                       % (algorithm, ', '.join(sorted(_DIGEST_HEX))))
+        return "digest algorithm '%s' is not one Docker knows: use %s" % (algorithm, ', '.join(sorted(_DIGEST_HEX)))
     if len(encoded) != _DIGEST_HEX[algorithm] or not _LOWER_HEX.match(encoded):
-        raise _invalid(text, "a %s digest has exactly %d lower-case hex digits" % (algorithm, _DIGEST_HEX[algorithm]))
-    return name, digest
+        return "a %s digest has exactly %d lower-case hex digits" % (algorithm, _DIGEST_HEX[algorithm])
+    return None
 
 
 def _split_tag(text, name):

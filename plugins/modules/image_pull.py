@@ -13,6 +13,9 @@ description:
   - Pulls one image or many, layer by layer through the Docker daemon, like C(docker pull NAME[:TAG]).
   - Reports C(changed) only when the image a name resolves to changed; a second identical run is C(ok).
   - Several names are pulled at once, O(parallel) at a time.
+  - Returns the manifest digest each name resolved to and a C(repository@digest) reference pinned to it, and, with
+    O(expected_digest), refuses a tag that moved before anything is pulled.
+  - Reports what each pull moved (RV(transfer)), from the daemon's progress stream.
   - In check mode nothing is pulled. With O(pull=always) the daemon asks the registry for the current
     digest of each name (C(GET /distribution/NAME/json)) and the module predicts a change when the
     local image does not carry that digest.
@@ -53,6 +56,14 @@ options:
     type: str
     choices: [always, not_present]
     default: always
+  expected_digest:
+    description:
+      - The manifest digest, C(sha256:...), the one name in O(name) must pull; with a list of names it is an error.
+      - Before pulling, the module asks the registry which digest it serves for the tag (C(GET /distribution/NAME/json)
+        through the daemon, as check mode does), also with O(pull=not_present) and the image present. When that is
+        another digest, the task fails naming both and pulls nothing; check mode fails the same way.
+      - A name pinned by digest (C(NAME@sha256:...)) must pin this one.
+    type: str
 seealso:
   - module: dockyard.docker.image_info
   - module: dockyard.docker.image_push
@@ -80,6 +91,16 @@ EXAMPLES = r'''
     pull: not_present
     platform: linux/arm64
 
+- name: Pull only the build that was tested, and record its pinned reference
+  dockyard.docker.image_pull:
+    name: registry.example.com/team/api:2.1
+    expected_digest: sha256:73bc0fbc08be0c8b433b0b2b3e992cfbf2e083ec7da8311b3dae558493e7046e
+  register: api
+
+- name: Run what was pulled, by digest
+  ansible.builtin.debug:
+    msg: "{{ api.pinned }} ({{ api.transfer.layers }} layers, {{ api.transfer.bytes }} bytes)"
+
 - name: Set the daemon once for every module of the collection
   module_defaults:
     group/dockyard.docker.docker:
@@ -101,11 +122,53 @@ image:
   sample: {"Id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1", "RepoTags": ["busybox:1.36"]}
 images:
   description:
-    - The inspect data of each image, in the order of O(name).
+    - The inspect data of each image, in the order of O(name), each with the keys C(digest), C(pinned) and C(transfer)
+      of its own name (see RV(digest), RV(pinned), RV(transfer)).
     - Empty dicts in check mode for images not present yet.
   returned: always
   type: list
   elements: dict
+digest:
+  description:
+    - The manifest digest the registry served for the name (the C(Digest:) line of the pull), in check mode the one it
+      serves now; for an image present and not pulled (O(pull=not_present)) the digest the local image holds for the
+      name's repository.
+    - V(null) when the image holds no digest (or several) for that repository, as an image built or loaded locally.
+    - Each entry of RV(images) carries its own.
+  returned: when O(name) holds one name
+  type: str
+  sample: sha256:73bc0fbc08be0c8b433b0b2b3e992cfbf2e083ec7da8311b3dae558493e7046e
+pinned:
+  description:
+    - The name's repository, as RV(images[].RepoDigests) writes it, with RV(digest) (C(repository@sha256:...)), ready for
+      a later task or a container definition; V(null) when RV(digest) is.
+    - Each entry of RV(images) carries its own.
+  returned: when O(name) holds one name
+  type: str
+  sample: registry.example.com/team/api@sha256:73bc0fbc08be0c8b433b0b2b3e992cfbf2e083ec7da8311b3dae558493e7046e
+transfer:
+  description:
+    - What the pulls moved, all names together; each entry of RV(images) carries the figures of its own pull.
+    - Counted from the daemon's progress stream. A name not pulled, and check mode, move nothing (RV(transfer.bytes) V(0)).
+  returned: always
+  type: dict
+  contains:
+    bytes:
+      description:
+        - The compressed size of the layers downloaded, as the registry serves them (the C(progressDetail.total) of
+          each layer the daemon downloads).
+        - V(null) on the containerd image store (Docker 28), whose stream shows no sizes.
+      type: int
+    layers:
+      description: The layers downloaded.
+      type: int
+    layers_present:
+      description: The image's layers that were already there and not downloaded.
+      type: int
+    seconds:
+      description: How long the pulls took; for a list, from the first start to the last end.
+      type: float
+  sample: {"bytes": 1064707, "layers": 2, "layers_present": 0, "seconds": 0.412}
 actions:
   description:
     - One C(Pulled image NAME) for each name pulled from the registry, in check mode each one that would be,
@@ -135,7 +198,10 @@ from ansible_collections.dockyard.docker.plugins.module_utils._batch import BATC
 from ansible_collections.dockyard.docker.plugins.module_utils._client import REGISTRY_AUTH_ARG, DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
-from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_each, with_tag
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import digest_problem, parse_each, with_tag
+from ansible_collections.dockyard.docker.plugins.module_utils._store import repo_digests
+from ansible_collections.dockyard.docker.plugins.module_utils._transfer import (
+    Transfer, image_layers, pull_transfer, timed, total)
 
 
 def _matches_platform(inspect, platform):
@@ -151,6 +217,11 @@ class ImagePuller:
         self.client = client
         self.params = client.params
         self.batch = Batch(self.params)
+        self.expected = self.params['expected_digest']
+        if self.expected is not None and len(self.params['name']) != 1:
+            raise DockerError('expected_digest pins one image, but name holds %d' % len(self.params['name']))
+        if self.expected is not None and digest_problem(self.expected):
+            raise DockerError('expected_digest: %s' % digest_problem(self.expected))
 
     def references(self):
         return parse_each('name', self.params['name'], lambda name: with_tag(name, self.params['tag']))
@@ -159,45 +230,74 @@ class ImagePuller:
         inspect = self.client.inspect_image(str(reference))
         return inspect if _matches_platform(inspect, self.params['platform']) else None
 
+    def _remote(self, reference):
+        """The manifest digest the registry serves for ``reference`` now, asked through the daemon without pulling."""
+        return self.batch.retrying(lambda: self.client.distribution(reference))['Descriptor']['digest']
+
+    def _check_expected(self, reference):
+        """Fail before anything moves when ``reference`` is not (or would not pull) ``expected_digest``."""
+        if self.expected is None:
+            return
+        if reference.digest and reference.digest != self.expected:
+            raise DockerError('%s is pinned to %s, but expected_digest is %s'
+                              % (reference, reference.digest, self.expected))
+        served = reference.digest or self._remote(reference)
+        if served != self.expected:
+            raise DockerError('registry %s serves %s for %s, but expected_digest is %s; nothing was pulled'
+                              % (reference.registry, served, reference, self.expected))
+
+    def _held(self, reference, inspect):
+        """The digest a present image holds for the name's repository, when it holds exactly one."""
+        held = [reference.digest] if reference.digest else repo_digests(inspect, reference.repository)
+        return held[0] if len(held) == 1 else None
+
     def _predict(self, reference, before):
-        """The state a pull would leave, asking the registry for the digest the name has now."""
+        """The state a pull would leave and the digest it would bring, asking the registry for the name's digest."""
         if before and reference.digest:
-            return before
-        descriptor = self.batch.retrying(lambda: self.client.distribution(reference))['Descriptor']
-        remote = '%s@%s' % (reference.repository, descriptor['digest'])
-        if before and remote in (before.get('RepoDigests') or []):
-            return before
-        return {'Id': None, 'RepoTags': [str(reference)] if reference.tag else [], 'RepoDigests': [remote]}
+            return before, reference.digest
+        remote = self._remote(reference)
+        pinned = '%s@%s' % (reference.repository, remote)
+        if before and pinned in (before.get('RepoDigests') or []):
+            return before, remote
+        return {'Id': None, 'RepoTags': [str(reference)] if reference.tag else [], 'RepoDigests': [pinned]}, remote
 
     def pull_one(self, reference):
-        """(inspect before, inspect after, whether it is pulled) for one name; after is a prediction in check mode."""
+        """(before, after, pulled, digest, transfer) for one name; after is a prediction in check mode."""
+        self._check_expected(reference)
         before = self._local(reference)
+        untouched = Transfer(layers_present=image_layers(before))
         if before and self.params['pull'] == 'not_present':
-            return before, before, False
+            return before, before, False, self._held(reference, before), untouched
         if self.client.check_mode:
-            return before, self._predict(reference, before), True
-        self.batch.retrying(lambda: self.client.pull(reference, platform=self.params['platform']))
-        return before, self.client.inspect_image(str(reference)), True
+            after, digest = self._predict(reference, before)
+            return before, after, True, digest, untouched
+        stream, started, seconds = timed(self.batch.retrying, lambda: self.client.pull(reference, self.params['platform']))
+        after = self.client.inspect_image(str(reference))
+        transfer = pull_transfer(stream.events, seconds, started, image_layers(after))
+        return before, after, True, stream.digest or self._held(reference, after), transfer
 
     def run(self):
         references = self.references()
         answers = self.batch.run(self.pull_one, references)
         outcome = Outcome(single=len(references) == 1)
-        images = []
+        images, transfers = [], []
         for reference, (states, error) in zip(references, answers):
             if error:
                 continue
-            before, after, pulled = states
+            before, after, pulled, digest, transfer = states
             outcome.record(str(reference), image_state(before), image_state(after))
             if pulled:
                 outcome.note('Pulled image %s' % reference)
-            images.append(after if after and after.get('Id') else (before or {}))
+            pin = {'digest': digest, 'pinned': '%s@%s' % (reference.repository, digest) if digest else None,
+                   'transfer': transfer.as_dict()}
+            images.append(dict(after if after and after.get('Id') else (before or {}), **pin))
+            transfers.append(transfer)
         errors = [error for _states, error in answers if error]
-        result = outcome.result(self.client.diff_mode, images=images)
+        result = outcome.result(self.client.diff_mode, images=images, transfer=total(transfers))
         if errors:
             raise DockerError('; '.join(errors), result=result)
         if len(references) == 1:
-            result['image'] = images[0]
+            result.update(image=images[0], digest=images[0]['digest'], pinned=images[0]['pinned'])
         return result
 
 
@@ -208,6 +308,7 @@ def main():
             tag=dict(type='str'),
             platform=dict(type='str'),
             pull=dict(type='str', choices=['always', 'not_present'], default='always'),
+            expected_digest=dict(type='str'),
             registry_auth=REGISTRY_AUTH_ARG,
             **BATCH_ARGS
         ),

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from conftest import task
 import secure_registry as registries
@@ -111,6 +112,129 @@ def test_a_digest_pins_the_image(ansible, engine, unique):
     assert again['changed'] is False
 
 
+MANIFEST_TYPES = ', '.join(['application/vnd.oci.image.index.v1+json',
+                             'application/vnd.docker.distribution.manifest.list.v2+json',
+                             'application/vnd.oci.image.manifest.v1+json',
+                             'application/vnd.docker.distribution.manifest.v2+json'])
+
+
+def registry_manifest(reference):
+    """(the manifest digest, the manifest) the registry itself serves for ``reference``, over its HTTP API."""
+    repository, tag = reference.rsplit(':', 1)
+    registry, path = repository.split('/', 1)
+    response = requests.get('http://%s/v2/%s/manifests/%s' % (registry, path, tag),
+                            headers={'Accept': MANIFEST_TYPES}, timeout=30)
+    response.raise_for_status()
+    return response.headers['Docker-Content-Digest'], response.json()
+
+
+def test_digest_and_pinned_name_what_the_registry_serves(ansible, engine, unique):
+    reference, _image_id = engine.publish('pull/%s' % unique)
+    repository = reference.rsplit(':', 1)[0]
+    digest, _manifest = registry_manifest(reference)
+    pinned = '%s@%s' % (repository, digest)
+
+    for result in ansible.sequence('image_pull', name=reference):
+        assert (result['digest'], result['pinned']) == (digest, pinned)
+        assert (result['images'][0]['digest'], result['images'][0]['pinned']) == (digest, pinned)
+    # Present and not pulled again: the digest the local image holds for the repository.
+    kept = ansible.module('image_pull', name=reference, pull='not_present')
+    assert (kept['changed'], kept['digest'], kept['pinned']) == (False, digest, pinned)
+    # The pinned reference pulls the same image (the containerd store records the name@digest as a name of its own).
+    by_pin = ansible.module('image_pull', name=pinned)
+    assert (by_pin['image']['Id'], by_pin['digest'], by_pin['pinned']) == (kept['image']['Id'], digest, pinned)
+
+
+def test_an_image_that_holds_no_digest_pins_nothing(ansible, engine, unique):
+    reference = '%s/pull/%s:local' % (engine.registry, unique)
+    engine.make_image(reference)
+
+    result = ansible.module('image_pull', name=reference, pull='not_present')
+    if engine.containerd:
+        # The containerd store names a local image by its manifest digest, and lists it in RepoDigests.
+        assert result['digest'] == engine.image_id(reference)
+    else:
+        assert (result['digest'], result['pinned']) == (None, None)
+
+
+def test_the_expected_digest_is_pulled(ansible, engine, unique):
+    reference, image_id = engine.publish('pull/%s' % unique)
+    digest, _manifest = registry_manifest(reference)
+
+    check, apply, check_again, apply_again = ansible.sequence('image_pull', name=reference, expected_digest=digest)
+    assert (check['changed'], apply['changed'], check_again['changed'], apply_again['changed']) == (True, True, False, False)
+    assert apply['image']['Id'] == image_id == engine.image_id(reference)
+    assert apply['digest'] == digest
+
+
+def test_a_wrong_expected_digest_fails_and_pulls_nothing(ansible, engine, unique):
+    reference, _image_id = engine.publish('pull/%s' % unique)
+    digest, _manifest = registry_manifest(reference)
+    wrong = 'sha256:' + 'e' * 64
+    message = ('registry %s serves %s for %s, but expected_digest is %s; nothing was pulled'
+               % (engine.registry, digest, reference, wrong))
+
+    for mode in ('always', 'not_present'):
+        check, apply = ansible.run(task('image_pull', check=True, name=reference, expected_digest=wrong, pull=mode),
+                                   task('image_pull', name=reference, expected_digest=wrong, pull=mode)).results
+        for result in (check, apply):
+            assert result['failed'] is True
+            assert result['msg'] == message
+        assert engine.image_id(reference) is None, 'nothing may be pulled'
+
+
+def test_a_name_pinned_to_another_digest_than_expected_fails(ansible, engine, unique):
+    reference, _image_id = engine.publish('pull/%s' % unique)
+    digest, _manifest = registry_manifest(reference)
+    pinned = '%s@%s' % (reference.rsplit(':', 1)[0], digest)
+    wrong = 'sha256:' + 'e' * 64
+
+    for check in (True, False):
+        result = ansible.module('image_pull', check=check, name=pinned, expected_digest=wrong)
+        assert result['failed'] is True
+        assert result['msg'] == '%s is pinned to %s, but expected_digest is %s' % (pinned, digest, wrong)
+    assert engine.image_id(pinned) is None
+
+
+def test_transfer_figures_of_a_pull_match_the_registrys_manifest(ansible, engine, unique):
+    reference, _image_id = engine.publish('pull/%s' % unique)
+    _digest, manifest = registry_manifest(reference)
+    layers = manifest['layers']
+
+    first, second = ansible.run(task('image_pull', name=reference), task('image_pull', name=reference)).results
+    # Docker's classic store reports the size of each layer it downloads; the containerd store reports none.
+    moved = None if engine.containerd else sum(layer['size'] for layer in layers)
+    assert {key: first['transfer'][key] for key in ('bytes', 'layers', 'layers_present')} == {
+        'bytes': moved, 'layers': len(layers), 'layers_present': 0}
+    assert first['transfer']['seconds'] > 0
+    assert first['images'][0]['transfer'] == first['transfer']
+    assert {key: second['transfer'][key] for key in ('bytes', 'layers', 'layers_present')} == {
+        'bytes': 0, 'layers': 0, 'layers_present': len(layers)}
+
+
+def test_transfer_figures_of_a_list_are_per_image_and_in_total(ansible, engine, unique):
+    names = [engine.publish('pull/%s-%d' % (unique, number))[0] for number in range(2)]
+    sizes = [sum(layer['size'] for layer in registry_manifest(name)[1]['layers']) for name in names]
+
+    result = ansible.module('image_pull', name=names, parallel=2)
+    each = [image['transfer'] for image in result['images']]
+    assert [figures['layers'] for figures in each] == [1, 1]
+    assert [figures['bytes'] for figures in each] == ([None, None] if engine.containerd else sizes)
+    assert result['transfer']['layers'] == 2
+    assert result['transfer']['bytes'] == (None if engine.containerd else sum(sizes))
+    assert result['transfer']['seconds'] <= sum(figures['seconds'] for figures in each) + 0.001
+    assert 'digest' not in result
+    assert [image['digest'] for image in result['images']] == [registry_manifest(name)[0] for name in names]
+
+
+def test_check_mode_moves_nothing(ansible, engine, unique):
+    reference, _image_id = engine.publish('pull/%s' % unique)
+
+    result = ansible.module('image_pull', check=True, name=reference)
+    assert {key: result['transfer'][key] for key in ('bytes', 'layers', 'layers_present')} == {
+        'bytes': 0, 'layers': 0, 'layers_present': 0}
+
+
 def missing_tag_words(engine, reference):
     """The daemon's words for a tag its registry lacks: the containerd image store's resolver words them its own way."""
     if ['driver-type', 'io.containerd.snapshotter.v1'] in (engine.api.info().get('DriverStatus') or []):
@@ -154,6 +278,9 @@ def test_one_failing_name_fails_the_task_and_names_it(ansible, engine, unique):
     (dict(name='app', pull='sometimes'),
      "value of pull must be one of: always, not_present, got: sometimes"),
     (dict(), 'missing required arguments: name'),
+    (dict(name=['a', 'b'], expected_digest='sha256:' + 'e' * 64), 'expected_digest pins one image, but name holds 2'),
+    (dict(name='app', expected_digest='sha256:abc'),
+     "expected_digest: digest 'sha256:abc' is not of the form algorithm:hex, e.g. sha256:<64 hex digits>"),
 ])
 def test_bad_input_is_rejected_with_a_clear_message(ansible, args, message):
     result = ansible.module('image_pull', **args)
