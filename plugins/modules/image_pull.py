@@ -157,7 +157,9 @@ transfer:
       description:
         - The compressed size of the layers downloaded, as the registry serves them (the C(progressDetail.total) of
           each layer the daemon downloads).
-        - V(null) on the containerd image store (Docker 28), whose stream shows no sizes.
+        - V(null) when the stream shows no size for a layer downloaded. The containerd image store (Docker 28) shows
+          the size only of a layer whose download outlasts one of its progress updates (a fraction of a second), so
+          there a quick pull has V(null).
       type: int
     layers:
       description: The layers downloaded.

@@ -16,6 +16,7 @@ description:
     the repository (in its C(RepoDigests)), the registry has the image, nothing is uploaded and the
     task is C(ok). Otherwise the image is pushed and the task is C(changed).
   - Because of that lookup, check mode predicts exactly whether a push would happen.
+  - Reports what each push moved (RV(transfer)), from the daemon's progress stream.
   - Several names are pushed at once, O(parallel) at a time.
   - With O(repository) the image is first tagged under that name, then pushed under it, in one task.
   - Credentials come from O(registry_auth), or else from the docker CLI's configuration, as
@@ -107,7 +108,9 @@ digest:
   type: str
   sample: sha256:7c3d2a9e3e1fbb6c2c3f25a8b6ef1f0cb5e2c8d1e6a0b4b1d1b3a1f9e8d7c6b5
 images:
-  description: The inspect data of each image that was handled, in the order of O(name).
+  description:
+    - The inspect data of each image that was handled, in the order of O(name), each with the key C(transfer), the
+      figures of its own push (see RV(transfer)).
   returned: always
   type: list
   elements: dict
@@ -116,6 +119,32 @@ digests:
   returned: always
   type: list
   elements: str
+transfer:
+  description:
+    - What the pushes moved, all names together; each entry of RV(images) carries the figures of its own push.
+    - Counted from the daemon's progress stream. A name the registry already holds is not pushed and moves nothing
+      (RV(transfer.bytes) V(0), every layer of the image in RV(transfer.layers_present)); so does check mode.
+  returned: always
+  type: dict
+  contains:
+    bytes:
+      description:
+        - The size of the layers uploaded as the daemon counts them while it pushes (the C(progressDetail.total) of
+          each layer), which on Docker's classic image store is the layer's uncompressed tar stream.
+        - On the containerd image store (Docker 28), the compressed size, but only of a layer whose upload outlasts one
+          of its progress updates (a fraction of a second); when the stream shows no size for a layer uploaded,
+          V(null).
+      type: int
+    layers:
+      description: The layers uploaded.
+      type: int
+    layers_present:
+      description: The layers the registry already had (C(Layer already exists)) or mounted from another repository.
+      type: int
+    seconds:
+      description: How long the pushes took; for a list, from the first start to the last end.
+      type: float
+  sample: {"bytes": 1982276, "layers": 2, "layers_present": 0, "seconds": 0.318}
 actions:
   description:
     - C(Pushed image NAME) for each name pushed, in check mode each one that would be, as
@@ -151,6 +180,8 @@ from ansible_collections.dockyard.docker.plugins.module_utils._errors import Doc
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
     DEFAULT_TAG, parse_each, push_target, with_tag)
 from ansible_collections.dockyard.docker.plugins.module_utils._store import id_name, repo_digests
+from ansible_collections.dockyard.docker.plugins.module_utils._transfer import (
+    Transfer, image_layers, push_transfer, timed, total)
 
 
 class Push:
@@ -165,6 +196,7 @@ class Push:
         self.tagged = False
         self.tag_made = False
         self.pushed = False
+        self.transfer = None
 
 
 class ImagePusher:
@@ -202,6 +234,7 @@ class ImagePusher:
         if target != source:
             current = self.client.inspect_image(str(target))
             push.tagged = not current or current['Id'] != push.image['Id']
+        push.transfer = Transfer(layers_present=image_layers(push.image))
         push.remote_before = self.batch.retrying(lambda: self.client.remote_digest(target))
         known = repo_digests(push.image, target.repository)
         push.pushed = push.remote_before is None or push.remote_before not in known
@@ -215,7 +248,8 @@ class ImagePusher:
             self.client.tag(push.image['Id'], target.repository, target.tag)
             push.tag_made = True
         if push.pushed:
-            answer = self.batch.retrying(lambda: self.client.push(target.repository, target.tag))
+            answer, started, seconds = timed(self.batch.retrying, lambda: self.client.push(target.repository, target.tag))
+            push.transfer = push_transfer(answer.events, seconds, started)
             digests = [aux['Digest'] for aux in answer.aux if aux.get('Digest')]
             push.remote_after = digests[-1] if digests else self.client.remote_digest(target)
         if push.tagged or push.pushed:
@@ -226,7 +260,7 @@ class ImagePusher:
         pushes = self.plan()
         answers = self.batch.run(self.push_one, pushes)
         outcome = Outcome(single=len(pushes) == 1)
-        images, digests = [], []
+        images, digests, transfers = [], [], []
         for push, (_answer, error) in zip(pushes, answers):
             if error:
                 # A push that failed after the tag it needed was made has still changed the host.
@@ -245,10 +279,11 @@ class ImagePusher:
                 outcome.note('Pushed image %s' % key)
             if push.tagged or push.pushed:
                 outcome.mark_rewritten()
-            images.append(push.image)
+            images.append(dict(push.image, transfer=push.transfer.as_dict()))
+            transfers.append(push.transfer)
             digests.append(push.remote_after)
         errors = [error for _answer, error in answers if error]
-        result = outcome.result(self.client.diff_mode, images=images, digests=digests)
+        result = outcome.result(self.client.diff_mode, images=images, digests=digests, transfer=total(transfers))
         if errors:
             raise DockerError('; '.join(errors), result=result)
         if len(pushes) == 1:

@@ -202,10 +202,12 @@ def test_transfer_figures_of_a_pull_match_the_registrys_manifest(ansible, engine
     layers = manifest['layers']
 
     first, second = ansible.run(task('image_pull', name=reference), task('image_pull', name=reference)).results
-    # Docker's classic store reports the size of each layer it downloads; the containerd store reports none.
-    moved = None if engine.containerd else sum(layer['size'] for layer in layers)
-    assert {key: first['transfer'][key] for key in ('bytes', 'layers', 'layers_present')} == {
-        'bytes': moved, 'layers': len(layers), 'layers_present': 0}
+    assert {key: first['transfer'][key] for key in ('layers', 'layers_present')} == {
+        'layers': len(layers), 'layers_present': 0}
+    # Docker's classic store reports the size of each layer it downloads; the containerd store only of a layer whose
+    # download outlasts one of its progress updates (from this registry on loopback, none), else bytes is unknown.
+    moved = sum(layer['size'] for layer in layers)
+    assert first['transfer']['bytes'] in ((None, moved) if engine.containerd else (moved,))
     assert first['transfer']['seconds'] > 0
     assert first['images'][0]['transfer'] == first['transfer']
     assert {key: second['transfer'][key] for key in ('bytes', 'layers', 'layers_present')} == {
@@ -219,9 +221,11 @@ def test_transfer_figures_of_a_list_are_per_image_and_in_total(ansible, engine, 
     result = ansible.module('image_pull', name=names, parallel=2)
     each = [image['transfer'] for image in result['images']]
     assert [figures['layers'] for figures in each] == [1, 1]
-    assert [figures['bytes'] for figures in each] == ([None, None] if engine.containerd else sizes)
+    for figures, size in zip(each, sizes):
+        assert figures['bytes'] in ((None, size) if engine.containerd else (size,))
     assert result['transfer']['layers'] == 2
-    assert result['transfer']['bytes'] == (None if engine.containerd else sum(sizes))
+    known = [figures['bytes'] for figures in each]
+    assert result['transfer']['bytes'] == (None if None in known else sum(sizes))
     assert result['transfer']['seconds'] <= sum(figures['seconds'] for figures in each) + 0.001
     assert 'digest' not in result
     assert [image['digest'] for image in result['images']] == [registry_manifest(name)[0] for name in names]

@@ -11,6 +11,7 @@ import re
 import threading
 
 import pytest
+import requests
 
 from conftest import task
 import secure_registry as registries
@@ -90,6 +91,34 @@ def test_push_check_apply_and_idempotence(ansible, engine, registry, unique):
     assert registry.since(mark, methods=('PUT', 'POST', 'PATCH')) == [], 'an idempotent push uploads nothing'
     assert registry.since(mark, methods=('HEAD', 'GET'), path='push/%s/manifests/1' % unique), \
         'the registry was asked for the digest'
+
+
+def test_transfer_figures_of_a_push(ansible, engine, registry, unique):
+    reference, image_id = local_image(engine, registry, 'push/%s' % unique)
+    args = dict(name=reference, registry_auth=registry.auth_config())
+    size = engine.api.inspect_image(image_id)['Size']
+
+    check, apply, apply_again = ansible.run(task('image_push', check=True, **args), task('image_push', **args),
+                                            task('image_push', **args)).results
+    assert {key: check['transfer'][key] for key in ('bytes', 'layers', 'layers_present')} == {
+        'bytes': 0, 'layers': 0, 'layers_present': 1}
+    assert {key: apply['transfer'][key] for key in ('layers', 'layers_present')} == {'layers': 1, 'layers_present': 0}
+    if engine.containerd:
+        # The containerd store counts the compressed layer it uploads, but only when the upload outlasts one of its
+        # progress updates; for a layer done sooner it shows no size, and bytes is unknown.
+        manifest = requests.get('%s/v2/push/%s/manifests/1' % (registry.url, unique), timeout=30,
+                                auth=(registry.username, registry.password),
+                                headers={'Accept': 'application/vnd.oci.image.manifest.v1+json'}).json()
+        assert apply['transfer']['bytes'] in (None, sum(layer['size'] for layer in manifest['layers']))
+    else:
+        # The classic store counts each layer's tar stream as it reads it: the image's (uncompressed) size.
+        assert apply['transfer']['bytes'] == size
+    assert apply['transfer']['seconds'] > 0
+    assert apply['images'][0]['transfer'] == apply['transfer']
+    # The registry has it: nothing is pushed, every layer is there.
+    assert apply_again['changed'] is False
+    assert {key: apply_again['transfer'][key] for key in ('bytes', 'layers', 'layers_present')} == {
+        'bytes': 0, 'layers': 0, 'layers_present': 1}
 
 
 def test_check_mode_predicts_the_digest_of_a_known_image_under_a_new_tag(ansible, engine, registry, unique):
