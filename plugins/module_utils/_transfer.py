@@ -14,14 +14,21 @@ are the last ``progressDetail.total`` of its ``Downloading`` / ``Pushing`` event
 
 What the engines send differs (recorded in tests/unit/plugins/module_utils/fixtures/streams.json):
 Docker's classic store sends sizes for every layer it moves (a pull counts the compressed layer as the
-registry serves it; a push the layer's tar stream as the daemon reads it, before compression); the
-containerd image store (Docker 28) sends ``hidecounts`` and no size, and names no layer it already has.
-A moved layer without a size makes ``bytes`` None (unknown) rather than a guess.
+registry serves it; a push the layer's tar stream as the daemon reads it, before compression). The
+containerd image store (Docker 28) sends a layer's (compressed) size only when its transfer outlasts one
+of its progress ticks; a layer done sooner ends with ``hidecounts`` and no size, and a pull names no
+layer that store already has. A moved layer without a size makes ``bytes`` None (unknown), not a guess.
+
+A load sends the whole archive (its size in bytes) and moves the layers of its images the engine
+lacked before; an archive writes a file of its size holding the layers of its images. Layers are
+told apart by chain ID (``_store.chain_ids``), as the layer store keeps them.
 """
 
 from __future__ import annotations
 
 import time
+
+from ansible_collections.dockyard.docker.plugins.module_utils._store import chain_ids
 
 _PULL = ('Downloading', ('Pull complete',), ('Already exists',))
 _PUSH = ('Pushing', ('Pushed',), ('Layer already exists', 'Mounted from'))
@@ -42,10 +49,10 @@ class Transfer:
                 'seconds': round(self.seconds, 3)}
 
 
-def timed(operation, *args):
-    """``(what operation(*args) returns, its start on the monotonic clock, seconds it took)``."""
+def timed(operation, *args, **kwargs):
+    """``(what operation(*args, **kwargs) returns, its start on the monotonic clock, seconds it took)``."""
     started = time.monotonic()
-    answer = operation(*args)
+    answer = operation(*args, **kwargs)
     return answer, started, time.monotonic() - started
 
 
@@ -87,6 +94,24 @@ def push_transfer(events, seconds=0.0, started=None):
 def image_layers(inspect):
     """How many layers an image's inspect data lists."""
     return len(((inspect or {}).get('RootFS') or {}).get('Layers') or [])
+
+
+def layers_of(inspects):
+    """The distinct layers of images (inspect data), by chain ID: a layer with the same content on another base
+    is another layer, as the layer store keeps it."""
+    return set(chain for inspect in inspects if inspect
+               for chain in chain_ids(((inspect.get('RootFS') or {}).get('Layers')) or []))
+
+
+def store_layers(client):
+    """The layers of every image the engine holds (one inspect per image: the image list names no layers)."""
+    return layers_of(client.inspect_image(summary['Id']) for summary in client.list_images())
+
+
+def file_transfer(size, layers, present=(), seconds=0.0, started=None):
+    """The figures of an archive written or loaded: ``size`` bytes, the ``layers`` in it, those of them ``present``."""
+    layers = set(layers)
+    return Transfer(size, len(layers - set(present)), len(layers & set(present)), seconds, started)
 
 
 def total(transfers):

@@ -155,6 +155,27 @@ size:
   returned: when the archive exists after the run (in check mode, when it exists already)
   type: int
   sample: 4526080
+transfer:
+  description:
+    - What the run wrote, for the whole archive (its images are written together).
+    - Nothing is written when the file already holds the images and tags (RV(transfer.bytes) V(0), their layers in
+      RV(transfer.layers_present)), and in check mode (all V(0)).
+  returned: always
+  type: dict
+  contains:
+    bytes:
+      description: The size of the file written (compressed, with O(compression=gzip)), as RV(size).
+      type: int
+    layers:
+      description: The layers of the images written, each once (by chain ID), as C(docker save) writes them.
+      type: int
+    layers_present:
+      description: The layers already in the archive when nothing is written; else V(0).
+      type: int
+    seconds:
+      description: How long saving and writing the archive took.
+      type: float
+  sample: {"bytes": 4526080, "layers": 2, "layers_present": 0, "seconds": 0.731}
 sha256:
   description:
     - The SHA-256 of the archive file, as C(sha256sum) prints it.
@@ -182,6 +203,7 @@ from ansible_collections.dockyard.docker.plugins.module_utils._diff import ABSEN
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._files import check_writable, file_digest, write_atomically
 from ansible_collections.dockyard.docker.plugins.module_utils._store import ImageStore, shown_name
+from ansible_collections.dockyard.docker.plugins.module_utils._transfer import Transfer, file_transfer, layers_of, timed
 
 
 class ImageArchiver:
@@ -257,16 +279,18 @@ class ImageArchiver:
         if self.params['force']:
             outcome.mark_rewritten()
         result = dict(archived=images, path=self.path, images=[self.client.inspect_image(image_id) for image_id in ids])
+        layers = layers_of(result['images'])
+        transfer = Transfer() if outcome.changed else file_transfer(0, layers, layers)
         if outcome.changed:
             outcome.note('Archived %s into %s' % (', '.join(save), self.path))
             if not self.client.check_mode:
                 chunks = self.client.save_images(save, platform=self.params['platform'])
-                result['size'], result['sha256'] = write_atomically(
-                    self.path, chunks, self.action, compression,
-                    check=self._check_written(images))
+                (result['size'], result['sha256']), started, seconds = timed(
+                    write_atomically, self.path, chunks, self.action, compression, check=self._check_written(images))
+                transfer = file_transfer(result['size'], layers, (), seconds, started)
         if 'size' not in result and outcome.before[self.path].get('exists'):
             result['size'], result['sha256'] = file_digest(self.path)
-        return outcome.result(self.client.diff_mode, **result)
+        return outcome.result(self.client.diff_mode, transfer=transfer.as_dict(), **result)
 
 
 def main():

@@ -111,6 +111,28 @@ stdout:
   returned: success
   type: str
   sample: "Loaded image: busybox:1.36"
+transfer:
+  description:
+    - What the load moved into the engine, for the whole archive (its images arrive together).
+    - Nothing moves when the host has every image and tag of the archive, and in check mode (RV(transfer.bytes) V(0)).
+  returned: success
+  type: dict
+  contains:
+    bytes:
+      description: The size of the archive sent to the daemon (all of it, also layers the engine had).
+      type: int
+    layers:
+      description: The layers of the archive's images the engine did not have before, by chain ID.
+      type: int
+    layers_present:
+      description:
+        - The layers of the archive's images the engine already had (in any image), which the daemon did not store again.
+        - When nothing is loaded, those of the images present.
+      type: int
+    seconds:
+      description: How long the daemon took to load the archive.
+      type: float
+  sample: {"bytes": 2005504, "layers": 1, "layers_present": 1, "seconds": 0.204}
 transferred:
   description:
     - Whether the archive in O(src) was sent to the host. V(false) when the host had all its images
@@ -126,6 +148,8 @@ actions:
   sample: ["Loaded busybox:1.36 from /srv/images/busybox.tar"]
 '''
 
+import os
+
 from ansible_collections.dockyard.docker.plugins.module_utils._archive import (
     archive_names,
     plan_load,
@@ -135,6 +159,7 @@ from ansible_collections.dockyard.docker.plugins.module_utils._archive import (
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import ABSENT, image_state
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._transfer import file_transfer, layers_of, store_layers, timed
 
 
 class ImageLoader:
@@ -158,11 +183,12 @@ class ImageLoader:
         present = [self.inspect(image.ids) for image in images]
         outcome, missing, listed = plan_load(images, present, manifest_ids)
         names = archive_names(images, listed)[0]
-        log = ''
+        log, transfer = '', file_transfer(0, layers_of(present), layers_of(present))
         if missing:
             outcome.note('Loaded %s from %s' % (', '.join(names), path))
         if missing and not self.client.check_mode:
-            log = self._load(path).log
+            held = store_layers(self.client)
+            (log, size), started, seconds = timed(self._load, path)
             # By tag too: a classic archive loaded into the containerd store gets a manifest digest of its own.
             present = [self.inspect(image.ids + image.tags[:1]) for image in images]
             for image, inspect in zip(images, present):
@@ -171,13 +197,14 @@ class ImageLoader:
                                       % (path, image.ids[0], ', '.join(image.tags) or 'none'))
                 outcome.record(inspect['Id'], outcome.before.get(inspect['Id'], ABSENT), image_state(inspect))
             listed = present
+            transfer = file_transfer(size, layers_of(present), held, seconds, started)
         return outcome.result(self.client.diff_mode, images=archive_names(images, listed)[1], image_names=names,
-                              stdout=log)
+                              stdout=log, transfer=transfer.as_dict())
 
     def _load(self, path):
         try:
             with open(path, 'rb') as handle:
-                return self.client.load_images(handle, path)
+                return self.client.load_images(handle, path).log, os.fstat(handle.fileno()).st_size
         except OSError as exc:
             raise DockerError('failed to load %s: %s' % (path, exc.strerror or exc))
 

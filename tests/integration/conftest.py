@@ -82,6 +82,13 @@ class Engine:
                                         changes=['CMD ["/bin/sh"]'])
         return self.api.inspect_image(reference)['Id']
 
+    def make_child(self, reference, base):
+        """Build ``reference`` from image ``base`` with one layer more (a file of its own); return its ID."""
+        dockerfile = 'FROM %s\nRUN echo %s > /etc/dockyard-child\n' % (base, reference)
+        for event in self.api.build(fileobj=io.BytesIO(dockerfile.encode()), tag=reference, rm=True, decode=True):
+            assert 'error' not in event, event
+        return self.api.inspect_image(reference)['Id']
+
     def publish(self, path, tag='1.0', marker=None):
         """Make an image, push it to the registry as ``REGISTRY/path:tag``, drop it locally; return the reference."""
         reference = '%s/%s:%s' % (self.registry, path, tag)

@@ -185,6 +185,25 @@ def test_archive_check_apply_and_idempotence(ansible, engine, unique, tmp_path):
     assert apply_again['diff']['before'] == apply_again['diff']['after']
 
 
+def test_transfer_figures_of_an_archive(ansible, engine, unique, tmp_path):
+    base, child = 'archive/%s-base:1' % unique, 'archive/%s-child:1' % unique
+    engine.make_image(base)
+    engine.make_child(child, base)
+    path = str(tmp_path / 'two.tar')
+
+    check, apply, apply_again = ansible.run(task('image_archive', check=True, names=[base, child], path=path),
+                                            task('image_archive', names=[base, child], path=path),
+                                            task('image_archive', names=[base, child], path=path)).results
+    assert check['transfer'] == {'bytes': 0, 'layers': 0, 'layers_present': 0, 'seconds': 0.0}
+    # The child's first layer is the base's: two layers, each written once.
+    assert {key: apply['transfer'][key] for key in ('bytes', 'layers', 'layers_present')} == {
+        'bytes': os.path.getsize(path), 'layers': 2, 'layers_present': 0}
+    assert apply['transfer']['bytes'] == apply['size']
+    assert apply['transfer']['seconds'] > 0
+    assert apply_again['changed'] is False
+    assert apply_again['transfer'] == {'bytes': 0, 'layers': 0, 'layers_present': 2, 'seconds': 0.0}
+
+
 def test_an_archive_of_two_images_loads_back_with_both_tags(ansible, engine, unique, tmp_path):
     first, second = 'archive/%s-a:1.0' % unique, 'archive/%s-b:latest' % unique
     first_id, second_id = engine.make_image(first), engine.make_image(second)

@@ -68,6 +68,24 @@ def test_load_check_apply_and_idempotence(ansible, engine, unique, tmp_path):
     assert sorted(apply_again['image_names']) == [first, second]
 
 
+def test_transfer_figures_of_a_load(ansible, engine, unique, tmp_path):
+    base, child = 'load/%s-base:1' % unique, 'load/%s-child:1' % unique
+    engine.make_image(base)
+    engine.make_child(child, base)
+    path = save(engine, tmp_path / 'child.tar', child)
+    remove(engine, child)  # the base image stays, and with it the child's first layer
+
+    check, apply, check_again, apply_again = ansible.sequence('image_load', path=path)
+    assert check['transfer'] == {'bytes': 0, 'layers': 0, 'layers_present': 0, 'seconds': 0.0}
+    # The whole archive is sent; the daemon stores only the layer the engine lacked.
+    assert {key: apply['transfer'][key] for key in ('bytes', 'layers', 'layers_present')} == {
+        'bytes': os.path.getsize(path), 'layers': 1, 'layers_present': 1}
+    assert apply['transfer']['seconds'] > 0
+    for again in (check_again, apply_again):
+        assert again['changed'] is False
+        assert again['transfer'] == {'bytes': 0, 'layers': 0, 'layers_present': 2, 'seconds': 0.0}
+
+
 def test_an_archive_of_tags_and_an_id_lists_an_image_per_name(ansible, engine, unique, tmp_path):
     """As community.docker.docker_image_load returns them: one inspect per name loaded, in image_names' order."""
     first, second, bare = 'load/%s-a:1.0' % unique, 'load/%s-a:2.0' % unique, 'load/%s-bare:1' % unique

@@ -112,10 +112,9 @@ def test_a_digest_pins_the_image(ansible, engine, unique):
     assert again['changed'] is False
 
 
-MANIFEST_TYPES = ', '.join(['application/vnd.oci.image.index.v1+json',
-                             'application/vnd.docker.distribution.manifest.list.v2+json',
-                             'application/vnd.oci.image.manifest.v1+json',
-                             'application/vnd.docker.distribution.manifest.v2+json'])
+MANIFEST_TYPES = ', '.join([
+    'application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json',
+    'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'])
 
 
 def registry_manifest(reference):

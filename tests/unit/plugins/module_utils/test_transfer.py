@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.dockyard.docker.plugins.module_utils._stream import read_stream
 from ansible_collections.dockyard.docker.plugins.module_utils._transfer import (
-    Transfer, image_layers, pull_transfer, push_transfer, timed, total)
+    Transfer, file_transfer, image_layers, layers_of, pull_transfer, push_transfer, timed, total)
 
 HERE = os.path.dirname(__file__)
 with open(os.path.join(HERE, 'fixtures', 'streams.json')) as handle:
@@ -96,3 +96,20 @@ def test_timed_returns_the_answer_and_how_long_it_took():
     answer, started, seconds = timed(lambda value: value * 2, 21)
     assert answer == 42
     assert started > 0 and seconds >= 0
+
+
+def test_layers_are_told_apart_by_chain_so_a_shared_base_counts_once():
+    base = {'RootFS': {'Layers': ['sha256:' + 'a' * 64]}}
+    child = {'RootFS': {'Layers': ['sha256:' + 'a' * 64, 'sha256:' + 'b' * 64]}}
+    other = {'RootFS': {'Layers': ['sha256:' + 'b' * 64]}}  # the same content on no base is another layer
+    assert len(layers_of([base, child, None])) == 2
+    assert len(layers_of([base, child, other])) == 3
+
+
+def test_an_archive_counts_its_layers_and_those_already_there():
+    base = {'RootFS': {'Layers': ['sha256:' + 'a' * 64]}}
+    child = {'RootFS': {'Layers': ['sha256:' + 'a' * 64, 'sha256:' + 'b' * 64]}}
+    loaded = file_transfer(4096, layers_of([child]), layers_of([base]), seconds=0.5, started=1.0)
+    assert loaded.as_dict() == {'bytes': 4096, 'layers': 1, 'layers_present': 1, 'seconds': 0.5}
+    assert figures(file_transfer(0, layers_of([child]), layers_of([child]))) == {
+        'bytes': 0, 'layers': 0, 'layers_present': 2}
