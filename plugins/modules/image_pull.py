@@ -140,7 +140,7 @@ digest:
   sample: sha256:73bc0fbc08be0c8b433b0b2b3e992cfbf2e083ec7da8311b3dae558493e7046e
 pinned:
   description:
-    - The name's repository, as RV(images[].RepoDigests) writes it, with RV(digest) (C(repository@sha256:...)), ready for
+    - The name's repository, as C(RepoDigests) writes it, with RV(digest) (C(repository@sha256:...)), ready for
       a later task or a container definition; V(null) when RV(digest) is.
     - Each entry of RV(images) carries its own.
   returned: when O(name) holds one name
