@@ -116,7 +116,7 @@ RETURN = r'''
 image:
   description:
     - The inspect data of the image, as C(docker image inspect) shows it, when O(name) holds one name.
-    - Empty in check mode when the image is not present yet.
+    - In check mode, for an image not present yet, only the keys C(digest), C(pinned) and C(transfer) (see RV(images)).
   returned: when O(name) holds one name
   type: dict
   sample: {"Id": "sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1", "RepoTags": ["busybox:1.36"]}
@@ -124,7 +124,7 @@ images:
   description:
     - The inspect data of each image, in the order of O(name), each with the keys C(digest), C(pinned) and C(transfer)
       of its own name (see RV(digest), RV(pinned), RV(transfer)).
-    - Empty dicts in check mode for images not present yet.
+    - In check mode, for an image not present yet, only those three keys.
   returned: always
   type: list
   elements: dict

@@ -236,6 +236,7 @@ def test_check_mode_moves_nothing(ansible, engine, unique):
     result = ansible.module('image_pull', check=True, name=reference)
     assert {key: result['transfer'][key] for key in ('bytes', 'layers', 'layers_present')} == {
         'bytes': 0, 'layers': 0, 'layers_present': 0}
+    assert sorted(result['image']) == ['digest', 'pinned', 'transfer'], 'an image not present yet has no inspect data'
 
 
 def missing_tag_words(engine, reference):
