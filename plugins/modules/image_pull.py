@@ -237,9 +237,9 @@ class ImagePuller:
         return self.batch.retrying(lambda: self.client.distribution(reference))['Descriptor']['digest']
 
     def _check_expected(self, reference):
-        """Fail before anything moves when ``reference`` is not (or would not pull) ``expected_digest``."""
+        """Fail before anything moves when ``reference`` is not (or would not pull) ``expected_digest``; else return it."""
         if self.expected is None:
-            return
+            return None
         if reference.digest and reference.digest != self.expected:
             raise DockerError('%s is pinned to %s, but expected_digest is %s'
                               % (reference, reference.digest, self.expected))
@@ -247,17 +247,18 @@ class ImagePuller:
         if served != self.expected:
             raise DockerError('registry %s serves %s for %s, but expected_digest is %s; nothing was pulled'
                               % (reference.registry, served, reference, self.expected))
+        return served
 
     def _held(self, reference, inspect):
         """The digest a present image holds for the name's repository, when it holds exactly one."""
         held = [reference.digest] if reference.digest else repo_digests(inspect, reference.repository)
         return held[0] if len(held) == 1 else None
 
-    def _predict(self, reference, before):
-        """The state a pull would leave and the digest it would bring, asking the registry for the name's digest."""
+    def _predict(self, reference, before, remote=None):
+        """The state a pull would leave and the digest it would bring: ``remote``, else the registry's for the name."""
         if before and reference.digest:
             return before, reference.digest
-        remote = self._remote(reference)
+        remote = remote or self._remote(reference)
         pinned = '%s@%s' % (reference.repository, remote)
         if before and pinned in (before.get('RepoDigests') or []):
             return before, remote
@@ -265,13 +266,13 @@ class ImagePuller:
 
     def pull_one(self, reference):
         """(before, after, pulled, digest, transfer) for one name; after is a prediction in check mode."""
-        self._check_expected(reference)
+        served = self._check_expected(reference)
         before = self._local(reference)
         untouched = Transfer(layers_present=image_layers(before))
         if before and self.params['pull'] == 'not_present':
             return before, before, False, self._held(reference, before), untouched
         if self.client.check_mode:
-            after, digest = self._predict(reference, before)
+            after, digest = self._predict(reference, before, served)
             return before, after, True, digest, untouched
         stream, started, seconds = timed(self.batch.retrying, lambda: self.client.pull(reference, self.params['platform']))
         after = self.client.inspect_image(str(reference))
