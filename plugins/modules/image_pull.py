@@ -22,6 +22,7 @@ extends_documentation_fragment:
   - dockyard.docker._docker
   - dockyard.docker._docker.attributes
   - dockyard.docker._docker.batch
+  - dockyard.docker._docker.retry
   - dockyard.docker._docker.registry_auth
 attributes:
   check_mode:
@@ -103,9 +104,24 @@ images:
   description:
     - The inspect data of each image, in the order of O(name).
     - Empty dicts in check mode for images not present yet.
+    - When O(name) holds several names, each entry also carries C(attempts), that name's failed attempts
+      (see RV(attempts)).
   returned: always
   type: list
   elements: dict
+attempts:
+  description:
+    - Every attempt of a registry call for the one name in O(name) that failed, in order, also when the task
+      failed; empty when nothing failed. Each is C(when) (the UTC time, ISO 8601), C(error) (the message),
+      C(status) (the HTTP status the daemon answered with, null for a broken connection or a failure the
+      daemon reported inside its progress stream) and C(wait) (the seconds waited before the next attempt,
+      null when it was the last).
+    - For several names, each entry of RV(images) carries its own C(attempts) list instead.
+  returned: when O(name) holds one name
+  type: list
+  elements: dict
+  sample: [{"when": "2026-12-03T12:00:00.123Z", "status": null, "wait": 0.75,
+            "error": "failed to pull 127.0.0.1:5000/app:1: ... connect: connection refused"}]
 actions:
   description:
     - One C(Pulled image NAME) for each name pulled from the registry, in check mode each one that would be,
@@ -182,21 +198,25 @@ class ImagePuller:
     def run(self):
         references = self.references()
         answers = self.batch.run(self.pull_one, references)
-        outcome = Outcome(single=len(references) == 1)
+        single = len(references) == 1
+        outcome = Outcome(single=single)
         images = []
-        for reference, (states, error) in zip(references, answers):
+        for reference, (states, error), attempts in zip(references, answers, self.batch.item_attempts):
             if error:
                 continue
             before, after, pulled = states
             outcome.record(str(reference), image_state(before), image_state(after))
             if pulled:
                 outcome.note('Pulled image %s' % reference)
-            images.append(after if after and after.get('Id') else (before or {}))
+            image = after if after and after.get('Id') else (before or {})
+            images.append(image if single else dict(image, attempts=attempts))
         errors = [error for _states, error in answers if error]
         result = outcome.result(self.client.diff_mode, images=images)
+        if single:
+            result['attempts'] = self.batch.item_attempts[0]
         if errors:
             raise DockerError('; '.join(errors), result=result)
-        if len(references) == 1:
+        if single:
             result['image'] = images[0]
         return result
 

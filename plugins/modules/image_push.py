@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - dockyard.docker._docker
   - dockyard.docker._docker.attributes
   - dockyard.docker._docker.batch
+  - dockyard.docker._docker.retry
   - dockyard.docker._docker.registry_auth
 attributes:
   check_mode:
@@ -107,7 +108,10 @@ digest:
   type: str
   sample: sha256:7c3d2a9e3e1fbb6c2c3f25a8b6ef1f0cb5e2c8d1e6a0b4b1d1b3a1f9e8d7c6b5
 images:
-  description: The inspect data of each image that was handled, in the order of O(name).
+  description:
+    - The inspect data of each image that was handled, in the order of O(name).
+    - When O(name) holds several names, each entry also carries C(attempts), that name's failed attempts
+      (see RV(attempts)).
   returned: always
   type: list
   elements: dict
@@ -116,6 +120,19 @@ digests:
   returned: always
   type: list
   elements: str
+attempts:
+  description:
+    - Every attempt of a registry call for the one name in O(name) that failed, in order, also when the task
+      failed; empty when nothing failed. Each is C(when) (the UTC time, ISO 8601), C(error) (the message),
+      C(status) (the HTTP status the daemon answered with, null for a broken connection or a failure the
+      daemon reported inside its progress stream) and C(wait) (the seconds waited before the next attempt,
+      null when it was the last).
+    - For several names, each entry of RV(images) carries its own C(attempts) list instead.
+  returned: when O(name) holds one name
+  type: list
+  elements: dict
+  sample: [{"when": "2026-12-03T12:00:00.123Z", "status": null, "wait": 0.75,
+            "error": "failed to push 127.0.0.1:5000/app:1: ... connect: connection refused"}]
 actions:
   description:
     - C(Pushed image NAME) for each name pushed, in check mode each one that would be, as
@@ -225,9 +242,10 @@ class ImagePusher:
     def run(self):
         pushes = self.plan()
         answers = self.batch.run(self.push_one, pushes)
-        outcome = Outcome(single=len(pushes) == 1)
+        single = len(pushes) == 1
+        outcome = Outcome(single=single)
         images, digests = [], []
-        for push, (_answer, error) in zip(pushes, answers):
+        for push, (_answer, error), attempts in zip(pushes, answers, self.batch.item_attempts):
             if error:
                 # A push that failed after the tag it needed was made has still changed the host.
                 if push.tag_made:
@@ -245,13 +263,15 @@ class ImagePusher:
                 outcome.note('Pushed image %s' % key)
             if push.tagged or push.pushed:
                 outcome.mark_rewritten()
-            images.append(push.image)
+            images.append(push.image if single else dict(push.image, attempts=attempts))
             digests.append(push.remote_after)
         errors = [error for _answer, error in answers if error]
         result = outcome.result(self.client.diff_mode, images=images, digests=digests)
+        if single:
+            result['attempts'] = self.batch.item_attempts[0]
         if errors:
             raise DockerError('; '.join(errors), result=result)
-        if len(pushes) == 1:
+        if single:
             result['image'] = images[0]
             result['digest'] = digests[0]
         return result
