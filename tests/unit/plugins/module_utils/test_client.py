@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import ssl
 
 import pytest
@@ -218,3 +219,11 @@ def test_other_connection_failures_keep_the_system_s_words():
     refused = requests.exceptions.ConnectionError(ConnectionRefusedError(111, 'Connection refused'))
     assert connection_message('tcp://192.0.2.1:2376', refused) == (
         'Cannot connect to the Docker daemon at tcp://192.0.2.1:2376: Connection refused')
+
+
+def test_a_daemon_that_closed_the_connection_unanswered_is_named_as_such():
+    aborted = requests.exceptions.ConnectionError(urllib3_errors.ProtocolError(
+        'Connection aborted.', http.client.RemoteDisconnected('Remote end closed connection without response')))
+    assert connection_message('unix:///run/docker.sock', aborted) == (
+        'Cannot connect to the Docker daemon at unix:///run/docker.sock: the connection was closed before the daemon '
+        'answered')
