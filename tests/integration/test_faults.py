@@ -21,6 +21,8 @@ import pytest
 from conftest import BUSYBOX, rootfs_tar
 from faults import daemon, when  # noqa: F401  # pylint: disable=unused-import
 
+pytestmark = pytest.mark.fault
+
 BIG = 128 * 1024 * 1024  # random, so that no layer compresses and the archive takes a while to stream
 
 
@@ -52,8 +54,9 @@ def partial_file(directory):
     return check
 
 
-def test_the_daemon_killed_mid_archive_leaves_the_previous_archive_intact(ansible, engine, daemon, unique,  # noqa: F811
-                                                                           tmp_path):
+@pytest.mark.fault('the daemon stopped (SIGSTOP) and then killed (SIGKILL) while image_archive writes a 128 MiB archive over a previous one')
+def test_the_daemon_killed_mid_archive_leaves_the_previous_archive_intact(
+        ansible, engine, daemon, unique, tmp_path):  # noqa: F811
     name = 'fault/%s:1.0' % unique
     engine.make_image(name, marker='small')
     directory = tmp_path / 'out'
@@ -71,7 +74,8 @@ def test_the_daemon_killed_mid_archive_leaves_the_previous_archive_intact(ansibl
     result = ansible.module('image_archive', names=[name], path=str(path))
     assert strike.join(), 'the daemon was killed while the archive was being written'
     assert result['failed'] is True
-    assert result['msg'].startswith('failed to save %s: ' % name)
+    assert result['msg'] == ('failed to save %s: the connection to the Docker daemon at %s broke off mid-stream'
+                             % (name, engine.host))
     assert path.read_bytes() == before, 'the destination keeps its previous content'
     assert os.listdir(str(directory)) == ['images.tar'], 'no temporary file is left beside it'
 
@@ -83,8 +87,9 @@ def test_the_daemon_killed_mid_archive_leaves_the_previous_archive_intact(ansibl
     assert path.stat().st_size > BIG
 
 
-def test_a_daemon_frozen_mid_archive_holds_the_task_until_it_resumes(ansible, engine, daemon, unique,  # noqa: F811
-                                                                      tmp_path):
+@pytest.mark.fault('the daemon frozen (SIGSTOP) for 4 s while image_archive writes, with timeout 2')
+def test_a_daemon_frozen_mid_archive_holds_the_task_until_it_resumes(
+        ansible, engine, daemon, unique, tmp_path):  # noqa: F811
     """A save is streamed and not bound by ``timeout`` (see the docs of ``timeout``): the module waits."""
     name = 'fault/%s:1.0' % unique
     big_id = big_image(engine, name, tmp_path)
@@ -108,6 +113,7 @@ def test_a_daemon_frozen_mid_archive_holds_the_task_until_it_resumes(ansible, en
     assert engine.image_id(name) == big_id, 'the archive written after the pause is whole'
 
 
+@pytest.mark.fault('the daemon stopped and killed while image_load sends it a 128 MiB archive')
 def test_the_daemon_killed_mid_load_loads_nothing(ansible, engine, daemon, unique, tmp_path):  # noqa: F811
     name = 'fault/%s:1.0' % unique
     big_id = big_image(engine, name, tmp_path)
@@ -126,7 +132,8 @@ def test_the_daemon_killed_mid_load_loads_nothing(ansible, engine, daemon, uniqu
     result = ansible.module('image_load', path=str(archive))
     assert strike.join(), 'the daemon was killed while it read the archive'
     assert result['failed'] is True
-    assert result['msg'].startswith('failed to load %s: ' % archive)
+    assert result['msg'] == ('failed to load %s: Cannot connect to the Docker daemon at %s: the connection was closed '
+                             'before the daemon answered' % (archive, engine.host))
     daemon.restart()
     assert engine.image_id(name) is None, 'the engine holds no image of the interrupted load'
 
@@ -173,7 +180,7 @@ def image_files(engine, reference, marker):
             for member in tarfile.open(fileobj=io.BytesIO(data)).getmembers() if marker in member.name}
 
 
-def outside_layers(engine, daemon, marker):
+def outside_layers(engine, daemon, marker):  # noqa: F811
     """Files named with ``marker`` that stand anywhere but inside an image layer: in the engine's state
     directory outside the layers' roots (``diff/`` of overlay2, ``fs/`` of containerd's snapshots), or at
     the top of ``/``, ``/tmp`` and ``/etc``, where a name like ``../../../../tmp/NAME`` would land."""
