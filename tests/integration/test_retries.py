@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from busy_registry import busy_registry  # noqa: F401  # pylint: disable=unused-import
 from test_image_pull import only_in_the_registry, spare_registry  # noqa: F401  # pylint: disable=unused-import
+
+pytestmark = pytest.mark.fault
 
 CATALOG = '/v2/_catalog'
 

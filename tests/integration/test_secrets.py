@@ -21,8 +21,12 @@ import os
 import stat
 import uuid
 
+import pytest
+
 from conftest import task
 from secure_registry import secure_registry  # noqa: F401  # pylint: disable=unused-import
+
+pytestmark = pytest.mark.fault
 
 
 def b64(username, password):
