@@ -135,7 +135,7 @@ options:
     default: latest
 '''
 
-    # The options of modules that take many image names at once (module_utils/_batch.py BATCH_ARGS).
+    # The options of modules that take many image names at once (module_utils/_batch.py BATCH_ARGS, with RETRY).
     BATCH = r'''
 options:
   parallel:
@@ -143,6 +143,11 @@ options:
       - How many of the images in O(name) to work on at the same time.
     type: int
     default: 4
+'''
+
+    # Retrying registry calls (module_utils/_batch.py RETRY_ARGS).
+    RETRY = r'''
+options:
   retries:
     description:
       - How often to retry a registry call that failed for a transient reason, that is when the
@@ -150,11 +155,18 @@ options:
         server error (5xx) or C(429 Too Many Requests).
       - Any other failure (a missing tag or repository, refused credentials, an invalid name) is
         not retried.
+      - A C(429) or C(503) answer with a C(Retry-After) header is retried after the time it asks for,
+        at most 60 seconds. The header is read where the module talks to the registry itself (the
+        catalog of M(dockyard.docker.image_search)); the daemon does not pass a registry's headers on
+        for pulls, pushes, look-ups and logins, so there the back-off of O(retry_delay) applies.
+      - Every failed attempt is listed in the result, under C(attempts).
     type: int
     default: 0
   retry_delay:
     description:
-      - Seconds to wait before the first retry; each further retry waits twice as long.
+      - Seconds to wait before the first retry; each further retry waits up to twice as long as the one
+        before. Each wait is drawn at random from the upper half of that span (jitter), so that
+        tasks retrying together do not come back at the same moment.
     type: float
     default: 1.0
 '''

@@ -21,6 +21,7 @@ that shapes an Engine API request itself, for the calls the SDK lacks.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import ssl
@@ -144,7 +145,13 @@ def connection_message(docker_host, exc):
         return ('Cannot connect to the Docker daemon at %s: its TLS certificate did not verify (%s); check ca_path '
                 'and tls_hostname' % (docker_host, refused))
     cause = _innermost_os_error(exc)
-    reason = cause.strerror if cause is not None else str(exc)
+    if cause is not None:
+        reason = cause.strerror
+    elif any(isinstance(current, http.client.RemoteDisconnected) for current in causes(exc)):
+        # The daemon ended (or dropped) the connection before its answer: a crash or a restart mid-request.
+        reason = 'the connection was closed before the daemon answered'
+    else:
+        reason = str(exc)
     return 'Cannot connect to the Docker daemon at %s: %s' % (docker_host, reason)
 
 

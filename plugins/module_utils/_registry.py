@@ -36,7 +36,8 @@ import traceback
 import warnings
 from urllib.parse import urljoin, urlsplit
 
-from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError, causes
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import (
+    DockerError, causes, retry_after_seconds, transient_status)
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import HUB_ALIASES
 
 try:
@@ -326,7 +327,7 @@ class RegistryClient:
             query['scope'] = params.get('scope') or scope
         response = self._send(params['realm'], params=query, auth=self.credentials)
         if response.status_code != 200:
-            raise _Refused('its token service %s answered %s' % (params['realm'], _registry_words(response)))
+            raise _Refused('its token service %s answered %s' % (params['realm'], _registry_words(response)), response)
         try:
             answer = response.json()
             token = answer.get('token') or answer.get('access_token')
@@ -353,9 +354,9 @@ class RegistryClient:
                 response = self._send(url, headers=headers, auth=self.credentials)
         if response.status_code in (401, 403):
             who = 'as %s' % self.credentials[0] if self.credentials else 'without credentials'
-            raise _Refused('it refused access %s: %s' % (who, _registry_words(response)))
+            raise _Refused('it refused access %s: %s' % (who, _registry_words(response)), response)
         if response.status_code != 200:
-            raise _Refused('it answered %s' % _registry_words(response))
+            raise _Refused('it answered %s' % _registry_words(response), response)
         return response
 
     def _pages(self, path, scope, key):
@@ -377,11 +378,15 @@ class RegistryClient:
         try:
             return operation()
         except _Refused as exc:
-            raise DockerError(_hide('%s: %s' % (action, exc), password))
+            raise DockerError(_hide('%s: %s' % (action, exc), password), transient=transient_status(exc.status),
+                              status=exc.status, retry_after=exc.retry_after)
         except requests_errors.SSLError as exc:
             raise DockerError(_hide('%s: %s' % (action, _tls_words(exc, self.tls_hint)), password))
         except requests_errors.ConnectionError as exc:
-            raise DockerError(_hide('%s: cannot connect: %s' % (action, _connection_words(exc)), password))
+            raise DockerError(_hide('%s: cannot connect: %s' % (action, _connection_words(exc)), password),
+                              transient=True)
+        except requests_errors.Timeout:
+            raise DockerError('%s: no answer for %s seconds (timeout)' % (action, self.timeout), transient=True)
         except requests_errors.RequestException as exc:
             raise DockerError(_hide('%s: %s' % (action, exc), password))
 
@@ -404,7 +409,16 @@ class RegistryClient:
 
 
 class _Refused(Exception):
-    """A registry answer that ends the request; its text is the registry's words."""
+    """A registry answer that ends the request; its text is the registry's words.
+
+    With the ``response``, ``status`` is its HTTP status and ``retry_after`` the seconds its
+    ``Retry-After`` header asks to wait (None without one).
+    """
+
+    def __init__(self, message, response=None):
+        super().__init__(message)
+        self.status = response.status_code if response is not None else None
+        self.retry_after = retry_after_seconds(response.headers.get('Retry-After')) if response is not None else None
 
 
 def _innermost(exc):

@@ -155,6 +155,7 @@ import json
 from ansible_collections.dockyard.docker.plugins.module_utils._changes import parse_changes, target_reference
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._rootfs import RootfsSource
 
 CHANGES_LABEL = 'dockyard.docker.import.changes'
@@ -193,6 +194,23 @@ class ImageImporter:
             return not any(labels if field == 'Labels' else config.get(field) for field in CONFIG_FIELDS)
         return True
 
+    def failed_import(self, reference, existing, error):
+        """``error``, once the tag is where it was before the import.
+
+        The containerd image store tags an import before it unpacks its layer, so a layer it cannot
+        unpack (a hard link to a file the tar lacks) leaves the tag on an image no container starts
+        from, which a second run would take as imported. That tag is removed, or moved back.
+        """
+        left = self.client.inspect_image(str(reference))
+        if not left or (existing and left['Id'] == existing['Id']):
+            return error
+        self.client.remove_image(str(reference))
+        if existing:
+            self.client.tag(existing['Id'], reference.repository, reference.tag)
+            return DockerError('%s; %s points to %s again' % (error, reference, existing['Id']))
+        return DockerError('%s; the daemon tagged the image it could not unpack as %s, the tag is removed'
+                           % (error, reference))
+
     def run(self):
         reference = target_reference(self.params['repository'], self.params['tag'])
         parse_changes(self.changes, 'an import')
@@ -210,8 +228,11 @@ class ImageImporter:
             outcome.note('Would import %s as %s' % (self.src, reference))
         else:
             changes = self.changes + (['LABEL %s=%s' % (CHANGES_LABEL, self.record())] if self.record() else [])
-            self.source.import_as(self.client, reference, action, changes=changes, message=self.params['comment'],
-                                  platform=self.params['platform'])
+            try:
+                self.source.import_as(self.client, reference, action, changes=changes,
+                                      message=self.params['comment'], platform=self.params['platform'])
+            except DockerError as exc:
+                raise self.failed_import(reference, existing, exc)
             image = self.client.inspect_image(str(reference)) or {}
             after = image_state(image)
             outcome.note('Imported %s as %s' % (self.src, reference))

@@ -25,6 +25,7 @@ extends_documentation_fragment:
   - dockyard.docker._docker
   - dockyard.docker._docker.attributes
   - dockyard.docker._docker.batch
+  - dockyard.docker._docker.retry
   - dockyard.docker._docker.registry_auth
 attributes:
   check_mode:
@@ -125,9 +126,24 @@ images:
     - The inspect data of each image, in the order of O(name), each with the keys C(digest), C(pinned) and C(transfer)
       of its own name (see RV(digest), RV(pinned), RV(transfer)).
     - In check mode, for an image not present yet, only those three keys.
+    - When O(name) holds several names, each entry also carries C(attempts), that name's failed attempts
+      (see RV(attempts)).
   returned: always
   type: list
   elements: dict
+attempts:
+  description:
+    - Every attempt of a registry call for the one name in O(name) that failed, in order, also when the task
+      failed; empty when nothing failed. Each is C(when) (the UTC time, ISO 8601), C(error) (the message),
+      C(status) (the HTTP status the daemon answered with, null for a broken connection or a failure the
+      daemon reported inside its progress stream) and C(wait) (the seconds waited before the next attempt,
+      null when it was the last).
+    - For several names, each entry of RV(images) carries its own C(attempts) list instead.
+  returned: when O(name) holds one name
+  type: list
+  elements: dict
+  sample: [{"when": "2026-12-03T12:00:00.123Z", "status": null, "wait": 0.75,
+            "error": "failed to pull 127.0.0.1:5000/app:1: ... connect: connection refused"}]
 digest:
   description:
     - The manifest digest the registry served for the name (the C(Digest:) line of the pull), in check mode the one it
@@ -284,7 +300,7 @@ class ImagePuller:
         answers = self.batch.run(self.pull_one, references)
         outcome = Outcome(single=len(references) == 1)
         images, transfers = [], []
-        for reference, (states, error) in zip(references, answers):
+        for index, (reference, (states, error)) in enumerate(zip(references, answers)):
             if error:
                 continue
             before, after, pulled, digest, transfer = states
@@ -293,10 +309,11 @@ class ImagePuller:
                 outcome.note('Pulled image %s' % reference)
             pin = {'digest': digest, 'pinned': '%s@%s' % (reference.repository, digest) if digest else None,
                    'transfer': transfer.as_dict()}
-            images.append(dict(after if after and after.get('Id') else (before or {}), **pin))
+            images.append(self.batch.entry(index, dict(after if after and after.get('Id') else (before or {}), **pin)))
             transfers.append(transfer)
         errors = [error for _states, error in answers if error]
-        result = outcome.result(self.client.diff_mode, images=images, transfer=total(transfers))
+        result = outcome.result(self.client.diff_mode, images=images, transfer=total(transfers),
+                                **self.batch.single_attempts())
         if errors:
             raise DockerError('; '.join(errors), result=result)
         if len(references) == 1:

@@ -27,6 +27,7 @@ extends_documentation_fragment:
   - dockyard.docker._docker
   - dockyard.docker._docker.attributes
   - dockyard.docker._docker.batch
+  - dockyard.docker._docker.retry
   - dockyard.docker._docker.registry_auth
 attributes:
   check_mode:
@@ -111,6 +112,8 @@ images:
   description:
     - The inspect data of each image that was handled, in the order of O(name), each with the key C(transfer), the
       figures of its own push (see RV(transfer)).
+    - When O(name) holds several names, each entry also carries C(attempts), that name's failed attempts
+      (see RV(attempts)).
   returned: always
   type: list
   elements: dict
@@ -145,6 +148,19 @@ transfer:
       description: How long the pushes took; for a list, from the first start to the last end.
       type: float
   sample: {"bytes": 1982276, "layers": 2, "layers_present": 0, "seconds": 0.318}
+attempts:
+  description:
+    - Every attempt of a registry call for the one name in O(name) that failed, in order, also when the task
+      failed; empty when nothing failed. Each is C(when) (the UTC time, ISO 8601), C(error) (the message),
+      C(status) (the HTTP status the daemon answered with, null for a broken connection or a failure the
+      daemon reported inside its progress stream) and C(wait) (the seconds waited before the next attempt,
+      null when it was the last).
+    - For several names, each entry of RV(images) carries its own C(attempts) list instead.
+  returned: when O(name) holds one name
+  type: list
+  elements: dict
+  sample: [{"when": "2026-12-03T12:00:00.123Z", "status": null, "wait": 0.75,
+            "error": "failed to push 127.0.0.1:5000/app:1: ... connect: connection refused"}]
 actions:
   description:
     - C(Pushed image NAME) for each name pushed, in check mode each one that would be, as
@@ -261,7 +277,7 @@ class ImagePusher:
         answers = self.batch.run(self.push_one, pushes)
         outcome = Outcome(single=len(pushes) == 1)
         images, digests, transfers = [], [], []
-        for push, (_answer, error) in zip(pushes, answers):
+        for index, (push, (_answer, error)) in enumerate(zip(pushes, answers)):
             if error:
                 # A push that failed after the tag it needed was made has still changed the host.
                 if push.tag_made:
@@ -279,16 +295,16 @@ class ImagePusher:
                 outcome.note('Pushed image %s' % key)
             if push.tagged or push.pushed:
                 outcome.mark_rewritten()
-            images.append(dict(push.image, transfer=push.transfer.as_dict()))
+            images.append(self.batch.entry(index, dict(push.image, transfer=push.transfer.as_dict())))
             transfers.append(push.transfer)
             digests.append(push.remote_after)
         errors = [error for _answer, error in answers if error]
-        result = outcome.result(self.client.diff_mode, images=images, digests=digests, transfer=total(transfers))
+        result = outcome.result(self.client.diff_mode, images=images, digests=digests, transfer=total(transfers),
+                                **self.batch.single_attempts())
         if errors:
             raise DockerError('; '.join(errors), result=result)
         if len(pushes) == 1:
-            result['image'] = images[0]
-            result['digest'] = digests[0]
+            result.update(image=images[0], digest=digests[0])
         return result
 
 

@@ -26,6 +26,7 @@ author:
 extends_documentation_fragment:
   - dockyard.docker._docker
   - dockyard.docker._docker.attributes
+  - dockyard.docker._docker.retry
 attributes:
   check_mode:
     details: Searches in check mode too; nothing is changed either way.
@@ -202,10 +203,23 @@ results:
       stars: 3400
       official: true
       automated: false
+attempts:
+  description:
+    - Every request to the registry of O(registry) that failed, in order, also when the task failed; empty
+      when none did. Each is C(when) (the UTC time, ISO 8601), C(error) (the message), C(status) (the
+      registry's HTTP status, null for a broken connection) and C(wait) (the seconds waited before the next
+      try, the registry's C(Retry-After) when it gave one, null when it was the last).
+    - O(retries) applies to these requests only; a search through the daemon is not retried.
+  returned: with O(registry)
+  type: list
+  elements: dict
+  sample: [{"when": "2026-12-03T12:00:00.123Z", "status": 429, "wait": 2.0,
+            "error": "failed to list the repositories of https://registry.example.com: it answered 429 Too Many Requests"}]
 '''
 
 from ansible.module_utils.common.validation import check_type_bool, check_type_int
 
+from ansible_collections.dockyard.docker.plugins.module_utils._batch import RETRY_ARGS, Retrying
 from ansible_collections.dockyard.docker.plugins.module_utils._client import REGISTRY_AUTH_ARG, DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._registry import (
@@ -242,6 +256,7 @@ class ImageSearcher:
     def __init__(self, client):
         self.client = client
         self.params = client.params
+        self.retrying = Retrying(self.params)
 
     def registry_client(self, registry):
         insecure = not has_scheme(registry) and insecure_registry(
@@ -271,16 +286,23 @@ class ImageSearcher:
     def from_catalog(self):
         api = self.registry_client(self.params['registry'])
         term = self.params['term'].lower()
-        names = [name for name in api.catalog() if term in name.lower()][:self.params['limit']]
+        catalog = self.retrying.retrying(api.catalog)
+        names = [name for name in catalog if term in name.lower()][:self.params['limit']]
         if self.params['list_tags']:
-            return [{'name': name, 'tags': sorted(api.tags(name))} for name in names]
+            return [{'name': name, 'tags': sorted(self.retrying.retrying(lambda: api.tags(name)))} for name in names]
         return [{'name': name} for name in names]
 
     def run(self):
         if self.params['limit'] < 1:
             raise DockerError('limit must be at least 1, got %d' % self.params['limit'])
-        results = self.from_catalog() if self.params['registry'] else self.through_daemon()
-        return dict(changed=False, results=results)
+        if not self.params['registry']:
+            return dict(changed=False, results=self.through_daemon())
+        try:
+            results = self.from_catalog()
+        except DockerError as exc:
+            exc.result = dict(exc.result, attempts=self.retrying.attempts)
+            raise
+        return dict(changed=False, results=results, attempts=self.retrying.attempts)
 
 
 def main():
@@ -295,6 +317,7 @@ def main():
             config_path=dict(type='path', aliases=['dockercfg_path']),
             registry_validate_certs=dict(type='bool', default=True),
             registry_ca_path=dict(type='path'),
+            **RETRY_ARGS
         ),
         mutually_exclusive=[('registry', 'filters')],
         required_if=[('list_tags', True, ['registry'])],

@@ -21,6 +21,10 @@ from pathlib import Path
 import docker
 import pytest
 
+from reliability import answered
+from reliability import pytest_configure, pytest_runtest_call, pytest_runtest_makereport  # noqa: F401  # the hooks
+from reliability import pytest_sessionfinish  # noqa: F401  # the hooks
+
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 BUSYBOX = '/bin/busybox'
@@ -207,7 +211,9 @@ class Ansible:
                                        check=False)
             if not record.exists():
                 raise AssertionError('ansible-playbook did not run:\n%s\n%s' % (completed.stdout, completed.stderr))
-            return Run(json.loads(record.read_text()), completed.stdout, completed.stderr)
+            results = json.loads(record.read_text())
+            answered(results)
+            return Run(results, completed.stdout, completed.stderr)
 
     def module(self, module, check=False, diff=True, **args):
         """Run one module once and return its result."""

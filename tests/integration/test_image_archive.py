@@ -300,6 +300,7 @@ def test_gzip_compression_and_an_image_id(ansible, engine, unique, tmp_path):
     assert engine.image_id(name) == image_id
 
 
+@pytest.mark.fault('a full filesystem (a 1 MiB tmpfs) under image_archive')
 def test_a_full_filesystem_leaves_the_previous_archive_intact(ansible, engine, unique, small_fs):
     small, big = 'archive/%s-small:1.0' % unique, 'archive/%s-big:1.0' % unique
     tiny_image(engine, small, 'small')
@@ -317,6 +318,7 @@ def test_a_full_filesystem_leaves_the_previous_archive_intact(ansible, engine, u
     assert archived(str(path), engine) == {engine.image_id(small): [small]}
 
 
+@pytest.mark.fault('a read-only destination (the tmpfs remounted read-only), in check mode and for real')
 def test_a_read_only_directory_fails_before_anything_is_written(ansible, engine, unique, small_fs):
     name = 'archive/%s:1.0' % unique
     tiny_image(engine, name, 'ro')
@@ -331,6 +333,7 @@ def test_a_read_only_directory_fails_before_anything_is_written(ansible, engine,
     assert os.listdir(str(small_fs)) == []
 
 
+@pytest.mark.fault('missing images, bad names, a missing directory, a directory as path, a platform the API lacks')
 def test_failures(ansible, engine, unique, tmp_path):
     name = 'archive/%s:1.0' % unique
     engine.make_image(name)
@@ -362,6 +365,7 @@ def test_failures(ansible, engine, unique, tmp_path):
         assert os.listdir(str(tmp_path)) == ['x.tar'], 'only the archive of the one task that could write was written'
 
 
+@pytest.mark.fault('the daemon connection cut mid-save (a proxy that closes it after 512 KiB)')
 def test_a_daemon_gone_mid_stream_leaves_the_previous_archive_intact(ansible, engine, unique, tmp_path):
     assert engine.host.startswith('unix://'), 'scripts/engine serves the daemon on a unix socket'
     name = 'archive/%s:1.0' % unique

@@ -216,6 +216,7 @@ def test_a_url_is_downloaded_by_the_daemon(ansible, engine, rootfs, web):
     assert engine.image_id(repository + ':missing') is None
 
 
+@pytest.mark.fault('sources that are not tars for image_import')
 def test_sources_that_are_not_tars_fail_and_create_no_image(ansible, engine, rootfs, tmp_path):
     path, data, repository = rootfs
     text = tmp_path / 'notes.txt'
@@ -247,6 +248,7 @@ def test_sources_that_are_not_tars_fail_and_create_no_image(ansible, engine, roo
     assert engine.api.images(name=repository) == []
 
 
+@pytest.mark.fault('a change line the daemon would reject')
 def test_a_change_the_daemon_would_reject_fails_before_it_in_both_modes(ansible, engine, rootfs):
     """The changes are checked as image_commit checks them, so check mode fails as the real run would."""
     path, _data, repository = rootfs
@@ -273,6 +275,7 @@ BAD_INPUT = [
 ]
 
 
+@pytest.mark.fault('bad input for image_import')
 def test_bad_input_is_rejected_with_a_clear_message(ansible, engine, rootfs):
     path, _data, repository = rootfs
     results = ansible.run(*[task('image_import', **dict(dict(src=str(path), repository=repository), **args))
@@ -283,6 +286,7 @@ def test_bad_input_is_rejected_with_a_clear_message(ansible, engine, rootfs):
     assert engine.api.images(name=repository) == []
 
 
+@pytest.mark.fault('an unreachable daemon (a socket that does not exist)')
 def test_an_unreachable_daemon_is_named(ansible, rootfs):
     path, _data, repository = rootfs
     result = ansible.module('image_import', src=str(path), repository=repository,

@@ -9,6 +9,8 @@ import lzma
 import os
 import tarfile
 
+import pytest
+
 from conftest import task
 
 
@@ -178,6 +180,7 @@ def _flip_a_layer_byte(path):
         handle.write(bytes([byte[0] ^ 0xFF]))
 
 
+@pytest.mark.fault('truncated, corrupt and non-archive files for image_load')
 def test_broken_archives_fail_cleanly_and_load_nothing(ansible, engine, unique, tmp_path):
     path, ids = two_images(engine, unique, tmp_path)
     whole = open(path, 'rb').read()
@@ -236,6 +239,7 @@ def test_a_controller_archive_is_sent_only_to_a_host_that_lacks_its_images(ansib
     assert engine.image_id(second) == ids[second]
 
 
+@pytest.mark.fault('wrong options and broken controller-side archives for image_load')
 def test_wrong_options_and_broken_controller_archives_send_nothing(ansible, tmp_path):
     broken = tmp_path / 'broken.tar'
     broken.write_bytes(b'\0' * 100)

@@ -246,6 +246,7 @@ def missing_tag_words(engine, reference):
     return 'manifest for %s not found: manifest unknown: manifest unknown' % reference
 
 
+@pytest.mark.fault('a tag the registry does not have')
 def test_a_missing_tag_fails_with_the_registrys_words(ansible, engine, unique):
     reference, _image_id = engine.publish('pull/%s' % unique)
     missing = reference.rsplit(':', 1)[0] + ':nope'
@@ -258,6 +259,7 @@ def test_a_missing_tag_fails_with_the_registrys_words(ansible, engine, unique):
     assert engine.image_id(missing) is None
 
 
+@pytest.mark.fault('one failing name in a list')
 def test_one_failing_name_fails_the_task_and_names_it(ansible, engine, unique):
     reference, image_id = engine.publish('pull/%s' % unique)
     missing = reference.rsplit(':', 1)[0] + ':nope'
@@ -286,12 +288,14 @@ def test_one_failing_name_fails_the_task_and_names_it(ansible, engine, unique):
     (dict(name='app', expected_digest='sha256:abc'),
      "expected_digest: digest 'sha256:abc' is not of the form algorithm:hex, e.g. sha256:<64 hex digits>"),
 ])
+@pytest.mark.fault('bad input for image_pull')
 def test_bad_input_is_rejected_with_a_clear_message(ansible, args, message):
     result = ansible.module('image_pull', **args)
     assert result['failed'] is True
     assert result['msg'] == message
 
 
+@pytest.mark.fault('an unreachable daemon (a socket that does not exist)')
 def test_an_unreachable_daemon_is_named(ansible):
     result = ansible.module('image_pull', name='busybox', docker_host='unix:///nonexistent/docker.sock')
     assert result['failed'] is True
@@ -360,6 +364,7 @@ def spare_registry(tmp_path):
     registry.stop()
 
 
+@pytest.mark.fault('the registry stopped, and started again 2 s later, under a pull with retries')
 def test_retries_ride_out_a_registry_that_comes_back(ansible, engine, spare_registry, unique):
     reference = '%s/retry/%s:1.0' % (spare_registry.address, unique)
     image_id = only_in_the_registry(engine, reference)
@@ -374,6 +379,7 @@ def test_retries_ride_out_a_registry_that_comes_back(ansible, engine, spare_regi
     assert result['image']['Id'] == image_id
 
 
+@pytest.mark.fault('the registry stopped, under a pull without retries')
 def test_a_down_registry_without_retries_fails_and_names_it(ansible, spare_registry, unique):
     spare_registry.stop()
     reference = '%s/retry/%s:1.0' % (spare_registry.address, unique)
@@ -383,6 +389,7 @@ def test_a_down_registry_without_retries_fails_and_names_it(ansible, spare_regis
     assert 'connection refused' in result['msg']
 
 
+@pytest.mark.fault('a missing tag, with retries')
 def test_a_missing_tag_is_not_retried(ansible, engine, spare_registry, unique):
     path = 'retry/%s' % unique
     result = ansible.module('image_pull', name='%s/%s:nope' % (spare_registry.address, path), retries=3,
@@ -392,6 +399,7 @@ def test_a_missing_tag_is_not_retried(ansible, engine, spare_registry, unique):
     assert spare_registry.manifest_requests(path, 'nope') == 1
 
 
+@pytest.mark.fault('the registry frozen (SIGSTOP) mid-pull')
 def test_a_registry_that_stops_answering_fails_the_pull_after_timeout(ansible, engine, secure_registry, unique):
     registry = secure_registry(auth=False, tls=False)
     reference = '%s/stall/%s:1.0' % (registry.address, unique)

@@ -199,6 +199,7 @@ def test_repository_tags_and_pushes_under_another_name(ansible, engine, registry
     assert again['actions'] == []
 
 
+@pytest.mark.fault('a push of an image the host lacks')
 def test_an_absent_image_fails_naming_the_registry(ansible, registry, unique):
     reference = '%s/push/%s:1' % (registry.address, unique)
     check, apply = ansible.run(task('image_push', check=True, name=reference, registry_auth=registry.auth_config()),
@@ -209,6 +210,7 @@ def test_an_absent_image_fails_naming_the_registry(ansible, registry, unique):
             reference, registry.address)
 
 
+@pytest.mark.fault('wrong credentials for a push')
 def test_wrong_credentials_fail_naming_the_registry(ansible, engine, registry, unique):
     reference, _image_id = local_image(engine, registry, 'push/%s' % unique)
     wrong = dict(registry.auth_config(), password='not-the-password')
@@ -222,6 +224,7 @@ def test_wrong_credentials_fail_naming_the_registry(ansible, engine, registry, u
     assert registry.uploads() == []
 
 
+@pytest.mark.fault('no credentials for a registry that needs them')
 def test_missing_credentials_fail_naming_the_registry(ansible, engine, registry, unique, tmp_path):
     reference, _image_id = local_image(engine, registry, 'push/%s' % unique)
     result = ansible.run(task('image_push', name=reference), extra_env={'DOCKER_CONFIG': str(tmp_path)})[0]
@@ -230,6 +233,7 @@ def test_missing_credentials_fail_naming_the_registry(ansible, engine, registry,
                              'no basic auth credentials'.format(ref=reference, reg=registry.address, u=unique))
 
 
+@pytest.mark.fault('the registry stopped, under a push')
 def test_a_stopped_registry_fails_naming_it(ansible, engine, registry, unique):
     reference, _image_id = local_image(engine, registry, 'push/%s' % unique)
     registry.stop()
@@ -243,6 +247,7 @@ def test_a_stopped_registry_fails_naming_it(ansible, engine, registry, unique):
         assert result['msg'].endswith('dial tcp %s: connect: connection refused' % registry.address)
 
 
+@pytest.mark.fault('the registry stopped, and started again 2 s later, under a push with retries')
 def test_retries_ride_out_a_registry_that_comes_back(ansible, engine, registry, unique):
     reference, image_id = local_image(engine, registry, 'push/%s' % unique)
     registry.stop()
@@ -258,6 +263,7 @@ def test_retries_ride_out_a_registry_that_comes_back(ansible, engine, registry, 
     assert registry.uploads('push/%s/manifests/1' % unique)
 
 
+@pytest.mark.fault('wrong credentials, with retries')
 def test_refused_credentials_are_not_retried(ansible, engine, registry, unique):
     reference, _image_id = local_image(engine, registry, 'push/%s' % unique)
     result = ansible.module('image_push', name=reference, retries=3, retry_delay=0.1,
@@ -266,6 +272,7 @@ def test_refused_credentials_are_not_retried(ansible, engine, registry, unique):
     assert len(registry.requests(('HEAD',), 'push/%s/manifests/1' % unique)) == 1
 
 
+@pytest.mark.fault('a registry in read-only mode')
 def test_a_registry_that_refuses_the_name_fails_naming_it(ansible, engine, secure_registry, unique):
     registry = secure_registry(readonly=True, tls=False)
     reference, _image_id = local_image(engine, registry, 'push/%s' % unique)
@@ -283,6 +290,7 @@ def test_a_registry_that_refuses_the_name_fails_naming_it(ansible, engine, secur
     assert engine.image_id(reference), 'the local image stays'
 
 
+@pytest.mark.fault('one failing name in a list')
 def test_a_failing_name_in_a_list_is_named_and_the_others_are_pushed(ansible, engine, registry, unique):
     present, image_id = local_image(engine, registry, 'push/%s' % unique)
     absent = '%s/push/%s-absent:1' % (registry.address, unique)
@@ -310,12 +318,14 @@ def test_a_failing_name_in_a_list_is_named_and_the_others_are_pushed(ansible, en
     (dict(name='app', registry_auth=dict(username='u')),
      'missing required arguments: password found in registry_auth'),
 ])
+@pytest.mark.fault('bad input for image_push')
 def test_bad_input_is_rejected_with_a_clear_message(ansible, args, message):
     result = ansible.module('image_push', **args)
     assert result['failed'] is True
     assert result['msg'] == message
 
 
+@pytest.mark.fault('a push that fails after the tag it needed was made')
 def test_a_push_that_fails_after_tagging_reports_the_tag(ansible, engine, secure_registry, unique):
     registry = secure_registry(readonly=True, tls=False)
     source, image_id = local_image(engine, registry, 'push/%s-source' % unique)
@@ -328,6 +338,7 @@ def test_a_push_that_fails_after_tagging_reports_the_tag(ansible, engine, secure
     assert engine.image_id('%s:1' % target) == image_id
 
 
+@pytest.mark.fault('the registry frozen (SIGSTOP) mid-push')
 def test_a_registry_that_stops_answering_fails_the_push_after_timeout(ansible, engine, registry, unique):
     reference, _image_id = local_image(engine, registry, 'push/%s' % unique)
     registry.freeze()

@@ -6,7 +6,12 @@ login towards Docker Hub, the default registry.
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import task
+
+pytestmark = pytest.mark.fault
+
 
 EMPTY_OPTION_TASKS = [
     ('image_pull', dict(name=['busybox:1.36', '']), 'name[1] is empty: give it a value'),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import ssl
 
 import pytest
@@ -9,17 +10,38 @@ import requests
 from docker import errors as docker_errors
 from urllib3 import exceptions as urllib3_errors
 
-from ansible_collections.dockyard.docker.plugins.module_utils._batch import Batch, backoff_delays
+from ansible_collections.dockyard.docker.plugins.module_utils._batch import RETRY_AFTER_MAX, Batch, retry_wait
 from ansible_collections.dockyard.docker.plugins.module_utils._client import calling, connection_message
-from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError, transient_status
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError, retry_after_seconds, transient_status
 from ansible_collections.dockyard.docker.plugins.module_utils._stream import read_stream
 
 HOST = 'unix:///run/docker.sock'
 
 
-def test_backoff_doubles():
-    assert backoff_delays(4, 0.5) == [0.5, 1.0, 2.0, 4.0]
-    assert backoff_delays(0, 1) == []
+def test_backoff_doubles_with_jitter_in_the_upper_half():
+    down = DockerError('reset', transient=True)
+    assert [retry_wait(down, retry, 0.5, jitter=lambda: 1.0) for retry in range(4)] == [0.5, 1.0, 2.0, 4.0]
+    assert [retry_wait(down, retry, 0.5, jitter=lambda: 0.0) for retry in range(4)] == [0.25, 0.5, 1.0, 2.0]
+
+
+@pytest.mark.parametrize('status', [429, 503])
+def test_retry_after_of_a_429_or_503_is_waited_as_told_up_to_a_bound(status):
+    assert retry_wait(DockerError('busy', True, status, retry_after=7), 3, 0.1) == 7
+    assert retry_wait(DockerError('busy', True, status, retry_after=3600), 0, 0.1) == RETRY_AFTER_MAX
+    assert retry_wait(DockerError('busy', True, status, retry_after=0), 0, 5) == 0
+
+
+def test_retry_after_of_another_status_is_not_read():
+    assert retry_wait(DockerError('bad gateway', True, 502, retry_after=30), 0, 1, jitter=lambda: 1.0) == 1
+
+
+@pytest.mark.parametrize('header, seconds', [
+    ('120', 120.0), (' 0 ', 0.0), ('Thu, 03 Dec 2026 12:00:30 GMT', 30.0), ('Thu, 03 Dec 2026 11:00:00 GMT', 0.0),
+    (None, None), ('', None), ('soon', None), ('-5', None), ('1.5', None),
+])
+def test_retry_after_headers_are_read_as_seconds_or_an_http_date(header, seconds):
+    noon = 1796299200.0  # 2026-12-03T12:00:00Z
+    assert retry_after_seconds(header, now=noon) == seconds
 
 
 @pytest.mark.parametrize('status, transient', [
@@ -117,8 +139,8 @@ class Attempts:
         return 'done'
 
 
-def batch(retries):
-    return Batch({'name': ['x'], 'parallel': 1, 'retries': retries, 'retry_delay': 0})
+def batch(retries, sleep=lambda seconds: None):
+    return Batch({'name': ['x'], 'parallel': 1, 'retries': retries, 'retry_delay': 0}, sleep=sleep)
 
 
 def test_a_transient_failure_is_retried_until_it_passes():
@@ -139,6 +161,29 @@ def test_retries_run_out():
     with pytest.raises(DockerError, match='down'):
         batch(2).retrying(operation)
     assert operation.calls == 3
+
+
+def test_each_failed_attempt_is_listed_with_its_wait():
+    waited = []
+    runner = batch(3, sleep=waited.append)
+    operation = Attempts(DockerError('slow down', True, 429, retry_after=2),
+                         DockerError('connection reset by peer', transient=True))
+    assert runner.retrying(operation) == 'done'
+    assert [(entry['error'], entry['status'], entry['wait']) for entry in runner.attempts] == [
+        ('slow down', 429, 2.0), ('connection reset by peer', None, 0.0)]
+    assert waited == [2.0, 0.0]
+    assert all(entry['when'].endswith('Z') and 'T' in entry['when'] for entry in runner.attempts)
+
+
+def test_a_batch_keeps_each_items_attempts_and_counts_them_in_its_error():
+    runner = Batch({'name': ['x'], 'parallel': 2, 'retries': 1, 'retry_delay': 0}, sleep=lambda seconds: None)
+    failing = {'a': Attempts(DockerError('503 busy', True, 503)), 'b': Attempts(*[DockerError('down', True)] * 2),
+               'c': Attempts(DockerError('404 unknown', False, 404))}
+    assert runner.run(lambda item: runner.retrying(failing[item]), ['a', 'b', 'c']) == [
+        ('done', None), (None, 'down (2 attempts)'), (None, '404 unknown')]
+    assert [[entry['error'] for entry in attempts] for attempts in runner.item_attempts] == [
+        ['503 busy'], ['down', 'down'], ['404 unknown']]
+    assert [entry['wait'] for entry in runner.item_attempts[1]] == [0.0, None]
 
 
 @pytest.mark.parametrize('params, message', [
@@ -174,3 +219,11 @@ def test_other_connection_failures_keep_the_system_s_words():
     refused = requests.exceptions.ConnectionError(ConnectionRefusedError(111, 'Connection refused'))
     assert connection_message('tcp://192.0.2.1:2376', refused) == (
         'Cannot connect to the Docker daemon at tcp://192.0.2.1:2376: Connection refused')
+
+
+def test_a_daemon_that_closed_the_connection_unanswered_is_named_as_such():
+    aborted = requests.exceptions.ConnectionError(urllib3_errors.ProtocolError(
+        'Connection aborted.', http.client.RemoteDisconnected('Remote end closed connection without response')))
+    assert connection_message('unix:///run/docker.sock', aborted) == (
+        'Cannot connect to the Docker daemon at unix:///run/docker.sock: the connection was closed before the daemon '
+        'answered')
