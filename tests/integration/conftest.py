@@ -21,11 +21,15 @@ from pathlib import Path
 import docker
 import pytest
 
+import reliability
 from reliability import answered
-from reliability import pytest_configure, pytest_runtest_call, pytest_runtest_makereport  # noqa: F401  # the hooks
-from reliability import pytest_sessionfinish  # noqa: F401  # the hooks
 
 REPO = Path(__file__).resolve().parents[2]
+# The fault suite's record (reliability.py) hooks into every run of these tests.
+pytest_configure = reliability.pytest_configure
+pytest_runtest_call = reliability.pytest_runtest_call
+pytest_runtest_makereport = reliability.pytest_runtest_makereport
+pytest_sessionfinish = reliability.pytest_sessionfinish
 HERE = Path(__file__).resolve().parent
 BUSYBOX = '/bin/busybox'
 
