@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 import pytest
+
+from standin import LoopbackStandin
 
 # What the stand-in holds once it answers: repository -> tags.
 REPOSITORIES = {'busy/one': ['1.0'], 'busy/two': ['2.0', 'latest']}
@@ -61,36 +63,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(404, {'errors': [{'code': 'NAME_UNKNOWN', 'message': 'no route for %s' % path}]})
 
 
-class BusyRegistry:
+class BusyRegistry(LoopbackStandin):
     """The running stand-in: ``url`` is ``http://127.0.0.1:PORT``; ``fail(...)`` scripts the next answers."""
 
     def __init__(self):
-        self._server = ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
-        self._server.requests, self._server.failures, self._server.lock = [], [], threading.Lock()
-        self.address = '127.0.0.1:%d' % self._server.server_address[1]
+        super().__init__(_Handler)
+        self._server.failures, self._server.lock = [], threading.Lock()
         self.url = 'http://' + self.address
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def fail(self, *failures):
         """Answer the next requests with these ``(status, [(header, value)...])``, in turn."""
         self._server.failures.extend(failures)
 
-    @property
-    def requests(self):
-        return self._server.requests
-
     def gaps(self, path):
         """Seconds between consecutive requests for ``path``."""
         times = [request['at'] for request in self.requests if request['path'] == path]
         return [later - earlier for earlier, later in zip(times, times[1:])]
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @pytest.fixture

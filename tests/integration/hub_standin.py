@@ -19,11 +19,12 @@ test can check what the daemon asked for.
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from standin import LoopbackStandin
 
 # What the stand-in Docker Hub holds: name, description, stars, official, automated.
 REPOSITORIES = [
@@ -91,29 +92,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(404, {'errors': [{'code': 'NOT_FOUND', 'message': 'no route for %s' % url.path}]})
 
 
-class HubStandin:
-    """The running stand-in: ``address`` is ``127.0.0.1:PORT``, ``requests`` what it was asked."""
+class HubStandin(LoopbackStandin):
+    """The running stand-in, answering as Docker Hub's search API."""
 
     def __init__(self):
-        self._server = ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
-        self._server.requests = []
-        self.address = '127.0.0.1:%d' % self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def requests(self):
-        return self._server.requests
+        super().__init__(_Handler)
 
     def searches(self):
         return [request for request in self.requests if request['path'] == '/v1/search']
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @pytest.fixture
