@@ -27,9 +27,11 @@ import tarfile
 
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._store import (
-    NONE_REFERENCES, Reference, chain_ids, references_of, single_reference)
+    NONE_REFERENCES, Conflict, Match, Reference, RemovalRules, chain_ids, references_of, single_reference)
 
 FILTERS = ('until', 'label', 'label!')
+# keep_last also takes the image list's reference filter (a repository glob such as app/*), which the daemon applies.
+RETENTION_FILTERS = FILTERS + ('reference',)
 SECOND = 10 ** 9
 _DURATION_UNITS = {'ns': 1, 'us': 10 ** 3, '\u00b5s': 10 ** 3, '\u03bcs': 10 ** 3, 'ms': 10 ** 6, 's': SECOND,
                    'm': 60 * SECOND, 'h': 3600 * SECOND}
@@ -127,14 +129,16 @@ def daemon_clock(info):
 
 # --- filters -------------------------------------------------------------------------------------------
 
-def normalize_filters(raw):
-    """``{key: [values]}`` for the filters a prune takes, rejecting the others before the daemon sees them."""
+def normalize_filters(raw, retention=False):
+    """``{key: [values]}`` for the filters a prune (or with ``retention``, keep_last) takes, rejecting the others."""
     filters = {}
+    allowed = RETENTION_FILTERS if retention else FILTERS
     for key, value in sorted((raw or {}).items(), key=lambda item: str(item[0])):
         if key == 'dangling':
             raise DockerError("filters: use the all option instead of a dangling filter")
-        if key not in FILTERS:
-            raise DockerError("filters: image_prune takes the filters %s, not '%s'" % (', '.join(FILTERS), key))
+        if key not in allowed:
+            raise DockerError("filters: image_prune%s takes the filters %s, not '%s'"
+                              % (' with keep_last' if retention else '', ', '.join(allowed), key))
         values = [str(item) for item in (value if isinstance(value, list) else [value])]
         if key == 'until' and len(values) != 1:
             raise DockerError('filters.until takes one value, got %d: %s' % (len(values), ', '.join(map(repr, values))))
@@ -401,3 +405,54 @@ def predict(client, store, dangling_only, filters, until_ns):
     else:
         plan = PrunePlan(images, used, lambda image_id, count: layer_sizes(client.image_history(image_id), count))
     return plan.run(dangling_only, filters, until_ns)
+
+
+# --- retention: keep_last ---------------------------------------------------------------------------------
+
+def retention(images, keep, used):
+    """``[(image_id, tag)]`` to remove so that each repository keeps the tags of its ``keep`` newest images.
+
+    ``images`` maps image IDs to ``(created, tags)``. Per repository, the images holding one of its tags
+    are ranked newest first (equal times by ID, so every run chooses alike); the older ones, oldest first, lose
+    their tags in that repository, except an image in ``used`` (a container's), which keeps them and its rank.
+    """
+    holders = {}
+    for image_id, (_created, tags) in images.items():
+        for tag in tags:
+            holders.setdefault(Reference(tag).name, {}).setdefault(image_id, []).append(tag)
+    doomed = []
+    for repository in sorted(holders):
+        ranked = sorted(holders[repository], key=lambda image_id: (-images[image_id][0], image_id))
+        doomed.extend((image_id, tag) for image_id in reversed(ranked[keep:]) if image_id not in used
+                      for tag in sorted(holders[repository][image_id]))
+    return doomed
+
+
+def retain(client, store, keep, filters, until_ns):
+    """The daemon's ``[(Untagged|Deleted, value)]`` records of the rmi calls keep_last makes; predicted in check mode.
+
+    The candidates are the tagged images the image list gives for the ``reference`` filter that also pass
+    the prune filters (``until``, ``label``, ``label!``); each tag to go is removed as ``docker rmi REPO:TAG``
+    would, so an image goes with its last tag and its layers as rmi frees them.
+    """
+    listed = client.list_images(filters={'reference': filters['reference']} if 'reference' in filters else None)
+    facts = dict((image_id, image_facts(client.inspect_image(image_id) or {})) for image_id in store.summaries)
+    chosen = dict((summary['Id'], (facts[summary['Id']]['created'],
+                                   [name for name in facts[summary['Id']]['names'] if Reference(name).tagged]))
+                  for summary in listed if summary['Id'] in facts
+                  and selected(facts[summary['Id']], filters, until_ns, store.containerd))
+    used = set(container.image_id for container in store.containers)
+    chains = None if store.containerd else dict((image_id, fact['chain']) for image_id, fact in facts.items())
+    rules = RemovalRules(store, chains)
+    records = []
+    for image_id, tag in retention(chosen, keep, used):
+        if client.check_mode:
+            try:
+                records.extend(rules.remove(tag, Match(image_id, tag), False, True))
+            except Conflict as exc:
+                raise DockerError('failed to remove image %s: %s' % (tag, exc))
+        else:
+            answer = client.remove_image(tag)
+            records.extend((key, entry[key]) for entry in answer
+                           for key in ('Untagged', 'Deleted') if entry.get(key))
+    return records

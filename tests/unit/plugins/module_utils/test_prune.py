@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._prune import (
-    go_duration, normalize_filters, parse_timestamp, until_nanoseconds)
+    go_duration, normalize_filters, parse_timestamp, retention, until_nanoseconds)
 
 NOW = 1_700_000_000 * 10 ** 9
 
@@ -49,3 +49,37 @@ def test_two_until_values_are_named():
     with pytest.raises(DockerError) as caught:
         normalize_filters({'until': ['1h', '2h']})
     assert str(caught.value) == "filters.until takes one value, got 2: '1h', '2h'"
+
+
+# --- keep_last --------------------------------------------------------------------------------------
+
+def test_each_repository_keeps_its_newest_images_tags():
+    images = {
+        'sha256:a': (1, ['shop/api:1']),
+        'sha256:b': (2, ['shop/api:2', 'shop/web:2']),
+        'sha256:c': (3, ['shop/api:3']),
+        'sha256:d': (1, ['shop/web:1']),
+    }
+    assert retention(images, 2, set()) == [('sha256:a', 'shop/api:1')]
+    doomed = retention(images, 1, set())
+    assert doomed == [('sha256:a', 'shop/api:1'), ('sha256:b', 'shop/api:2'), ('sha256:d', 'shop/web:1')]
+
+
+def test_an_image_loses_only_the_tags_of_the_repository_it_is_old_in():
+    images = {'sha256:old': (1, ['app:1', 'app:stable', 'other:x']), 'sha256:new': (2, ['app:2'])}
+    assert retention(images, 1, set()) == [('sha256:old', 'app:1'), ('sha256:old', 'app:stable')]
+
+
+def test_a_containers_image_is_left_alone_and_still_counts_among_the_newest():
+    images = {'sha256:a': (1, ['app:1']), 'sha256:b': (2, ['app:2']), 'sha256:c': (3, ['app:3'])}
+    assert retention(images, 1, {'sha256:a'}) == [('sha256:b', 'app:2')]
+    assert retention(images, 1, {'sha256:c'}) == [('sha256:a', 'app:1'), ('sha256:b', 'app:2')]
+
+
+def test_equal_creation_times_are_ranked_by_id_so_every_run_chooses_alike():
+    images = {'sha256:b': (5, ['app:b']), 'sha256:a': (5, ['app:a'])}
+    assert retention(images, 1, set()) == [('sha256:b', 'app:b')]
+
+
+def test_fewer_images_than_kept_remove_nothing():
+    assert retention({'sha256:a': (1, ['app:1'])}, 3, set()) == []
