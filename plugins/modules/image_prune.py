@@ -61,7 +61,22 @@ options:
         and another value; an image without the key is spared by C(key=value) there.
       - The filters apply to the images the prune picks; an untagged parent left without children is
         removed with its child whatever its labels, as the daemon does.
+      - With O(keep_last), also C(reference), a repository pattern as C(docker images --filter reference=...)
+        takes it (C(registry.example.com/shop/*)); the daemon matches it.
     type: dict
+  keep_last:
+    description:
+      - Keep, in each repository, the tags of the O(keep_last) newest images by creation time, and remove that
+        repository's tags of the older ones, each as C(docker rmi REPOSITORY:TAG) would; an image goes with its
+        last tag (and on the classic store with the layers no other image holds).
+      - An image a container uses (running or stopped) is never touched; it still counts among the newest.
+      - Only tagged images that pass O(filters) take part, in the ranking and in the removal; images in other
+        repositories, or that the filters leave out, are neither counted nor touched.
+      - With O(keep_last) the task does only this; dangling images stay (prune them in a task of its own).
+        O(all) does not combine with it.
+      - Check mode predicts the same removals, replaying the daemon's rmi rules.
+    type: int
+    version_added: 0.1.0
 seealso:
   - module: dockyard.docker.image_remove
   - module: dockyard.docker.image_info
@@ -91,6 +106,12 @@ EXAMPLES = r'''
     filters:
       until: 168h
       label!: keep
+
+- name: Keep the three newest builds of each shop repository; older tags go (and their images with the last one)
+  dockyard.docker.image_prune:
+    keep_last: 3
+    filters:
+      reference: registry.example.com/shop/*
 
 - name: Remove the dangling images one project labelled
   dockyard.docker.image_prune:
@@ -129,6 +150,7 @@ space_reclaimed:
   description:
     - Bytes freed, as the daemon reports them (the sizes of the layers removed; a layer another image
       still uses frees nothing). In check mode the bytes a real run would free.
+    - V(null) with O(keep_last), since C(docker rmi) does not report the bytes it frees.
   returned: always
   type: int
   sample: 1982271
@@ -142,8 +164,9 @@ actions:
 
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import ABSENT, Outcome, image_state
+from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._prune import (
-    daemon_clock, normalize_filters, predict, until_nanoseconds)
+    daemon_clock, normalize_filters, predict, retain, until_nanoseconds)
 from ansible_collections.dockyard.docker.plugins.module_utils._store import ImageStore, names_state
 
 
@@ -151,6 +174,12 @@ class ImagePruner:
     def __init__(self, client):
         self.client = client
         self.params = client.params
+        self.keep = self.params['keep_last']
+        if self.keep is not None and self.keep < 1:
+            raise DockerError('keep_last must be at least 1, got %d' % self.keep)
+        if self.keep is not None and self.params['all']:
+            raise DockerError('keep_last and all do not combine: keep_last removes the tags of older images per '
+                              'repository; run the prune with all in a task of its own')
 
     def _until(self, filters):
         if 'until' not in filters:
@@ -167,10 +196,15 @@ class ImagePruner:
                 report.get('SpaceReclaimed') or 0)
 
     def run(self):
-        filters = normalize_filters(self.params['filters'])
+        filters = normalize_filters(self.params['filters'], retention=self.keep is not None)
         until_ns = self._until(filters)
         store = ImageStore.read(self.client, with_containers=True)
-        if self.client.check_mode:
+        if self.keep is not None:
+            records = retain(self.client, store, self.keep, filters, until_ns)
+            deleted, untagged = [value for key, value in records if key == 'Deleted'], [
+                value for key, value in records if key == 'Untagged']
+            space = None
+        elif self.client.check_mode:
             plan = predict(self.client, store, not self.params['all'], filters, until_ns)
             deleted, untagged, space = plan.deleted_images + plan.deleted_layers, plan.untagged, plan.space_reclaimed
         else:
@@ -203,6 +237,7 @@ def main():
         argument_spec=dict(
             all=dict(type='bool', default=False),
             filters=dict(type='dict'),
+            keep_last=dict(type='int'),
         ),
     )
     client.finish(ImagePruner)

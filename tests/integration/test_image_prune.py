@@ -260,3 +260,51 @@ def test_an_image_loaded_back_under_a_moved_tag(ansible, engine, unique):
         'Deleted image %s' % moved_to]
     assert again['changed'] is False
     assert engine.image_id(name) == archived
+
+
+def test_keep_last_keeps_each_repositorys_newest_and_leaves_a_containers_image_alone(ansible, engine, unique):
+    repository = 'keep-%s/app' % unique
+    # Oldest first: each import is created after the one before it.
+    oldest, used, shared, newer, newest = (image(engine, '%s-%s' % (build, unique), unique, repository, build)
+                                           for build in ('0', '1', '2', '3', '4'))
+    engine.api.tag(shared, 'keep-%s/other' % unique, 'x')
+    container = engine.cli('create', '--network', 'none', used).strip()
+    args = dict(keep_last=2, filters={'reference': repository, 'label': 'dockyard.test=%s' % unique})
+    try:
+        check, apply, check_again, apply_again = ansible.run(
+            task('image_prune', check=True, **args), task('image_prune', **args),
+            task('image_prune', check=True, **args), task('image_prune', **args)).results
+    finally:
+        engine.cli('rm', container)
+    # The two newest keep their tags; the container's image is left alone; the image that held another
+    # repository's tag only loses this one's; the oldest goes with its last tag.
+    assert check['changed'] is True
+    assert check['untagged'] == sorted(['%s:0' % repository, '%s:2' % repository])
+    assert check['images_deleted'] == [oldest]
+    assert check['space_reclaimed'] is None
+    assert check['actions'] == ['Would untag %s:0' % repository, 'Would untag %s:2' % repository,
+                                'Would delete image %s' % oldest]
+    assert report(apply) == report(check)
+    assert apply['diff'] == check['diff']
+    assert apply['actions'] == ['Untagged %s:0' % repository, 'Untagged %s:2' % repository,
+                                'Deleted image %s' % oldest]
+    assert not present(engine, oldest)
+    assert engine.api.inspect_image(used)['RepoTags'] == ['%s:1' % repository]
+    assert engine.api.inspect_image(shared)['RepoTags'] == ['keep-%s/other:x' % unique]
+    assert [engine.api.inspect_image(image_id)['RepoTags'] for image_id in (newer, newest)] == [
+        ['%s:3' % repository], ['%s:4' % repository]]
+    assert check_again['changed'] is False and check_again['untagged'] == []
+    assert apply_again['changed'] is False and apply_again['actions'] == []
+
+
+def test_keep_last_failures(ansible):
+    results = ansible.run(task('image_prune', keep_last=0), task('image_prune', keep_last=1, all=True),
+                          task('image_prune', keep_last=1, filters={'dangling': 'true'}),
+                          task('image_prune', filters={'reference': 'app'})).results
+    assert [result['msg'] for result in results] == [
+        'keep_last must be at least 1, got 0',
+        'keep_last and all do not combine: keep_last removes the tags of older images per repository; run the '
+        'prune with all in a task of its own',
+        'filters: use the all option instead of a dangling filter',
+        "filters: image_prune takes the filters until, label, label!, not 'reference'",
+    ]
