@@ -24,6 +24,7 @@ import os
 import tempfile
 
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._views import human_size
 
 CHUNK_SIZE = 1024 * 1024
 ABSENT = {'exists': False}
@@ -59,6 +60,21 @@ def check_writable(path, action):
     else:
         reason = 'Permission denied'
     raise DockerError('%s: cannot create a file in %s: %s' % (action, directory, reason))
+
+
+def check_space(path, needed, action):
+    """Raise DockerError('ACTION: ...') with both numbers when ``needed`` bytes cannot fit beside ``path`` now.
+
+    The file is written beside ``path`` and renamed over it, so the old one keeps its space until then: what
+    counts is what is free now.
+    """
+    stat = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    free = stat.f_bavail * stat.f_frsize
+    if needed > free:
+        raise DockerError('%s: it needs about %s (%d bytes) and %s has %s (%d bytes) free; nothing was written '
+                          '(disk_check: false skips this check)'
+                          % (action, human_size(needed), needed, os.path.dirname(os.path.abspath(path)),
+                             human_size(free), free))
 
 
 def target_state(path, action):

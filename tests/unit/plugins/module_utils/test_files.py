@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._files import (
+    check_space,
     file_digest,
     stream_digest,
     target_state,
@@ -108,3 +109,15 @@ def test_target_state(tmp_path):
     with pytest.raises(DockerError) as error:
         target_state(str(tmp_path / 'no' / 'out.tar'), ACTION)
     assert str(error.value) == '%s: cannot create a file in %s/no: No such file or directory' % (ACTION, tmp_path)
+
+
+def test_the_space_check_names_both_numbers_and_lets_what_fits_through(tmp_path):
+    path = str(tmp_path / 'images.tar')
+    check_space(path, 1, 'failed to write image archive %s' % path)
+    stat = os.statvfs(str(tmp_path))
+    free = stat.f_bavail * stat.f_frsize
+    with pytest.raises(DockerError) as caught:
+        check_space(path, free * 2, 'failed to write image archive %s' % path)
+    assert str(caught.value).startswith('failed to write image archive %s: it needs about ' % path)
+    assert '(%d bytes) and %s has ' % (free * 2, tmp_path) in str(caught.value)
+    assert str(caught.value).endswith('free; nothing was written (disk_check: false skips this check)')
