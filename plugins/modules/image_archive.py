@@ -77,6 +77,18 @@ options:
     type: str
     choices: [none, gzip]
     default: none
+  disk_check:
+    description:
+      - Before the daemon is asked for the archive, compare the size of the images (their C(Size), each image
+        once) with the space free in the directory of O(path), and fail, writing nothing, when it cannot fit;
+        in check mode too. The message gives both numbers.
+      - The images' size is what an uncompressed archive takes at most; a compressed one (O(compression=gzip)),
+        or one of the containerd image store (which exports the compressed layers), is smaller, so a file that
+        would just fit may be refused. V(false) skips the check.
+      - An archive already up to date is not written, and not checked.
+    type: bool
+    default: true
+    version_added: 0.1.0
 notes:
   - Writing through a temporary file needs free space for a second copy of the archive in the
     directory of O(path) while the previous one is still there.
@@ -201,7 +213,8 @@ from ansible_collections.dockyard.docker.plugins.module_utils._archive import (
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import ABSENT, Outcome
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
-from ansible_collections.dockyard.docker.plugins.module_utils._files import check_writable, file_digest, write_atomically
+from ansible_collections.dockyard.docker.plugins.module_utils._files import (
+    check_space, check_writable, file_digest, write_atomically)
 from ansible_collections.dockyard.docker.plugins.module_utils._store import ImageStore, shown_name
 from ansible_collections.dockyard.docker.plugins.module_utils._transfer import Transfer, file_transfer, layers_of, timed
 
@@ -282,6 +295,9 @@ class ImageArchiver:
         layers = layers_of(result['images'])
         transfer = Transfer() if outcome.changed else file_transfer(0, layers, layers)
         if outcome.changed:
+            if self.params['disk_check']:
+                sizes = dict((image['Id'], image.get('Size') or 0) for image in result['images'])
+                check_space(self.path, sum(sizes.values()), self.action)
             outcome.note('Archived %s into %s' % (', '.join(save), self.path))
             if not self.client.check_mode:
                 chunks = self.client.save_images(save, platform=self.params['platform'])
@@ -302,6 +318,7 @@ def main():
             force=dict(type='bool', default=False),
             platform=dict(type='str'),
             compression=dict(type='str', choices=['none', 'gzip'], default='none'),
+            disk_check=dict(type='bool', default=True),
         ),
         option_minimal_versions=dict(platform='1.48'),
     )

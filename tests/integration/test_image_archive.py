@@ -310,12 +310,45 @@ def test_a_full_filesystem_leaves_the_previous_archive_intact(ansible, engine, u
     assert first['changed'] is True
     before = path.read_bytes()
 
-    result = ansible.module('image_archive', names=[small, big], path=str(path))
+    # Without the space check, the write itself runs out of space.
+    result = ansible.module('image_archive', names=[small, big], path=str(path), disk_check=False)
     assert result['failed'] is True
     assert result['msg'] == 'failed to write image archive %s: No space left on device' % path
     assert path.read_bytes() == before
     assert os.listdir(str(small_fs)) == ['images.tar'], 'no temporary file is left'
     assert archived(str(path), engine) == {engine.image_id(small): [small]}
+
+
+def human(size):
+    """Bytes as the docker CLI prints them (go-units HumanSize: powers of 1000, three significant digits)."""
+    for unit in ('B', 'kB', 'MB', 'GB', 'TB'):
+        if size < 1000:
+            return '%.3g%s' % (size, unit)
+        size /= 1000.0
+    return '%.3gPB' % size
+
+
+@pytest.mark.fault('an archive bigger than the free space of its directory (a 1 MiB tmpfs), with the space check')
+def test_the_space_check_refuses_an_archive_that_cannot_fit(ansible, engine, unique, small_fs):
+    small, big = 'archive/%s-small:1.0' % unique, 'archive/%s-big:1.0' % unique
+    tiny_image(engine, small, 'small')
+    engine.make_image(big)
+    path = small_fs / 'images.tar'
+    assert ansible.module('image_archive', names=[small], path=str(path))['changed'] is True
+    before = path.read_bytes()
+    needed = sum(engine.api.inspect_image(name)['Size'] for name in (small, big))
+    stat = os.statvfs(str(small_fs))
+    free = stat.f_bavail * stat.f_frsize
+
+    check, apply = ansible.run(task('image_archive', check=True, names=[small, big], path=str(path)),
+                               task('image_archive', names=[small, big], path=str(path))).results
+    for result in (check, apply):
+        assert result['failed'] is True, 'check mode fails where the real run does'
+        assert result['msg'] == (
+            'failed to write image archive %s: it needs about %s (%d bytes) and %s has %s (%d bytes) free; nothing '
+            'was written (disk_check: false skips this check)' % (path, human(needed), needed, small_fs, human(free), free))
+    assert path.read_bytes() == before
+    assert os.listdir(str(small_fs)) == ['images.tar']
 
 
 @pytest.mark.fault('a read-only destination (the tmpfs remounted read-only), in check mode and for real')
