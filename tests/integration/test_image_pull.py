@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -362,21 +361,6 @@ def spare_registry(tmp_path):
     registry.start()
     yield registry
     registry.stop()
-
-
-@pytest.mark.fault('the registry stopped, and started again 2 s later, under a pull with retries')
-def test_retries_ride_out_a_registry_that_comes_back(ansible, engine, spare_registry, unique):
-    reference = '%s/retry/%s:1.0' % (spare_registry.address, unique)
-    image_id = only_in_the_registry(engine, reference)
-    spare_registry.stop()
-    restart = threading.Timer(2.0, spare_registry.start)
-    restart.start()
-    try:
-        result = ansible.module('image_pull', name=reference, retries=5, retry_delay=1)
-    finally:
-        restart.join()
-    assert result['changed'] is True
-    assert result['image']['Id'] == image_id
 
 
 @pytest.mark.fault('the registry stopped, under a pull without retries')

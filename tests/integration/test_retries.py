@@ -93,7 +93,8 @@ def test_the_daemon_does_not_pass_a_registrys_retry_after_on(ansible, busy_regis
     assert 0.1 <= result['attempts'][0]['wait'] <= 0.2 and result['attempts'][1]['wait'] is None
 
 
-def test_a_pull_lists_its_attempts_while_the_registry_is_down(ansible, engine, spare_registry, unique):  # noqa: F811
+@pytest.mark.fault('the registry stopped, and started again 1.5 s later, under a pull with retries')
+def test_a_pull_rides_out_a_registry_that_comes_back_and_lists_its_attempts(ansible, engine, spare_registry, unique):  # noqa: F811
     reference = '%s/retry/%s:1.0' % (spare_registry.address, unique)
     image_id = only_in_the_registry(engine, reference)
     spare_registry.stop()
