@@ -65,8 +65,9 @@ class ActionModule(ActionBase):
             return self._failed(str(exc))
 
         # Every ID the host's engine may report each image by: image_info leaves out those it lacks.
+        connection = dict((key, value) for key, value in args.items() if key != 'disk_check')
         probe = self._execute_module(module_name=PROBE, task_vars=task_vars,
-                                     module_args=dict(args, name=[image_id for image in images for image_id in image.ids]))
+                                     module_args=dict(connection, name=[image_id for image in images for image_id in image.ids]))
         if probe.get('failed'):
             return dict(failed=True, msg=probe.get('msg'), transferred=False)
         outcome, missing, listed = plan_load(images, probe.get('images', []))

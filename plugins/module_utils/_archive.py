@@ -106,10 +106,11 @@ class ArchiveImage:
 class Archive:
     """What an image archive holds."""
 
-    def __init__(self, path, compression, images):
+    def __init__(self, path, compression, images, content_bytes):
         self.path = path
         self.compression = compression
         self.images = images
+        self.content_bytes = content_bytes  # the tar's length, uncompressed: what the daemon unpacks when it loads the archive
 
     def find(self, image_id):
         """The image an engine reports as ``image_id``, or None."""
@@ -444,7 +445,7 @@ def read_archive(path, verify=False):
     finally:
         if stream is not None:
             stream.close()
-    return Archive(path, compression, _Layout(path, walker).images())
+    return Archive(path, compression, _Layout(path, walker).images(), walker.end)
 
 
 def _unreadable(path, walker, exc):

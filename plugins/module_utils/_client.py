@@ -201,6 +201,7 @@ class DockerImageClient:
         if problem:
             self.fail(problem)
         self.docker_host = self.params['docker_host']
+        self._info = self._platform = None
         try:
             self.api = self._connect()
         except DockerError as exc:
@@ -309,9 +310,29 @@ class DockerImageClient:
             return self.api.history(name)
 
     def daemon_info(self):
-        """``docker info``: among others the daemon's clock and time zone, in ``SystemTime``."""
-        with self._calling('failed to read the daemon information'):
-            return self.api.info()
+        """``docker info``, read once per task: among others the daemon's clock and time zone, in ``SystemTime``."""
+        if self._info is None:
+            with self._calling('failed to read the daemon information'):
+                self._info = self.api.info()
+        return self._info
+
+    def local_data_root(self):
+        """The daemon's data root (``DockerRootDir``) when the daemon runs on this host, else None.
+
+        Only a daemon reached over a unix socket is known to share this host's disks.
+        """
+        if not self.docker_host.startswith('unix://'):
+            return None
+        root = self.daemon_info().get('DockerRootDir')
+        return root if root and os.path.isdir(root) else None
+
+    def daemon_platform(self):
+        """``os/arch`` of the daemon, as an image index names platforms (``linux/amd64``)."""
+        if self._platform is None:
+            with self._calling('failed to read the daemon version'):
+                version = self.api.version()
+            self._platform = '%s/%s' % (version.get('Os'), version.get('Arch'))
+        return self._platform
 
     def distribution(self, reference, auth_config=None):
         """What the registry holds for ``reference``, asked through the daemon without pulling."""

@@ -62,19 +62,17 @@ def check_writable(path, action):
     raise DockerError('%s: cannot create a file in %s: %s' % (action, directory, reason))
 
 
-def check_space(path, needed, action):
-    """Raise DockerError('ACTION: ...') with both numbers when ``needed`` bytes cannot fit beside ``path`` now.
+def check_space(directory, needed, action, untouched='nothing was written'):
+    """Raise DockerError('ACTION: ...') with both numbers when ``needed`` bytes cannot fit in ``directory`` now.
 
-    The file is written beside ``path`` and renamed over it, so the old one keeps its space until then: what
-    counts is what is free now.
+    ``untouched`` says what the refusal spared (the caller checks before anything moves).
     """
-    stat = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    stat = os.statvfs(directory)
     free = stat.f_bavail * stat.f_frsize
     if needed > free:
-        raise DockerError('%s: it needs about %s (%d bytes) and %s has %s (%d bytes) free; nothing was written '
+        raise DockerError('%s: it needs about %s (%d bytes) and %s has %s (%d bytes) free; %s '
                           '(disk_check: false skips this check)'
-                          % (action, human_size(needed), needed, os.path.dirname(os.path.abspath(path)),
-                             human_size(free), free))
+                          % (action, human_size(needed), needed, directory, human_size(free), free, untouched))
 
 
 def target_state(path, action):

@@ -16,7 +16,7 @@ does: ``auths`` in ``config.json`` (base64 ``user:password``), or the
 credential helper ``config.json`` names (``credsStore``, ``credHelpers``),
 spoken to through the Docker SDK's ``docker.credentials.Store``.
 
-``RegistryClient`` speaks the registry's v2 HTTP API (catalog, tags) with Basic
+``RegistryClient`` speaks the registry's v2 HTTP API (catalog, tags, manifests) with Basic
 or Bearer-token authentication and the caller's certificate checking.
 
 All raise only DockerError, and no message ever carries a password.
@@ -58,9 +58,14 @@ else:
     HAS_DOCKER_CREDENTIALS = True
 
 DOCKER_HUB_KEY = 'https://index.docker.io/v1/'
+# Where Docker Hub's v2 API answers, for the names the daemon pulls from docker.io.
+DOCKER_HUB_REGISTRY = 'registry-1.docker.io'
 # Docker Hub's registry answers as HUB_ALIASES; a registry option may also name its web address.
 DOCKER_HUB_NAMES = HUB_ALIASES + ('registry.hub.docker.com',)
 CATALOG_PAGE_SIZE = 100
+INDEX_TYPES = ('application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json')
+MANIFEST_TYPES = INDEX_TYPES + ('application/vnd.oci.image.manifest.v1+json',
+                                'application/vnd.docker.distribution.manifest.v2+json')
 _SCHEME = re.compile(r'^[a-z][a-z0-9+.-]*://', flags=re.IGNORECASE)
 
 
@@ -338,9 +343,9 @@ class RegistryClient:
         self._tokens[scope] = token
         return token
 
-    def _get(self, url, scope):
+    def _get(self, url, scope, accept='application/json'):
         """GET ``url``, answering the registry's challenge: Basic with the credentials, or a Bearer token."""
-        headers = {'Accept': 'application/json'}
+        headers = {'Accept': accept}
         if scope in self._tokens:
             headers['Authorization'] = 'Bearer %s' % self._tokens[scope]
         response = self._send(url, headers=headers, auth=self.credentials if self._basic else None)
@@ -401,11 +406,69 @@ class RegistryClient:
         return self._calling('failed to ask %s for its search API' % self.url, lambda: self._send(
             self.url + '/v1/search', params={'q': '', 'n': 1}).status_code != 404)
 
+    def _document(self, url, scope):
+        response = self._get(url, scope, accept=', '.join(MANIFEST_TYPES))
+        try:
+            document = response.json()
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            raise _Refused('its answer to %s is not a JSON manifest' % url)
+        return response.headers.get('Docker-Content-Digest'), document
+
+    def image_size(self, path, reference, platform):
+        """``(digest, bytes)`` of what the registry serves for ``path`` at ``reference`` (a tag or a digest).
+
+        ``digest`` is that of the manifest or index served; ``bytes`` those of the config and layers of the
+        image for ``platform`` (``os/arch[/variant]``), as the manifest declares them (compressed).
+        """
+        scope = 'repository:%s:pull' % path
+
+        def read():
+            digest, document = self._document('%s/v2/%s/manifests/%s' % (self.url, path, reference), scope)
+            if document.get('mediaType') in INDEX_TYPES or 'manifests' in document:
+                chosen = _for_platform(document.get('manifests') or [], platform)
+                if chosen is None:
+                    raise _Refused('it serves no image for platform %s' % platform)
+                document = self._document('%s/v2/%s/manifests/%s' % (self.url, path, chosen), scope)[1]
+            blobs = [document.get('config') or {}] + list(document.get('layers') or [])
+            return digest, sum(int(blob.get('size') or 0) for blob in blobs if isinstance(blob, dict))
+
+        return self._calling('failed to read the manifest of %s:%s in %s' % (path, reference, self.url), read)
+
     def tags(self, repository):
         """The tags of ``repository`` (``GET /v2/NAME/tags/list``, all pages)."""
         return self._calling(
             'failed to list the tags of %s in %s' % (repository, self.url),
             lambda: self._pages('/v2/%s/tags/list' % repository, 'repository:%s:pull' % repository, 'tags'))
+
+
+def _for_platform(manifests, platform):
+    """The digest of the entry of an index that serves ``platform`` (``os/arch[/variant]``), or None."""
+    wanted = dict(zip(('os', 'architecture', 'variant'), platform.split('/')))
+    for entry in manifests:
+        offered = entry.get('platform') or {} if isinstance(entry, dict) else {}
+        if all(offered.get(key) == value for key, value in wanted.items()):
+            return entry.get('digest')
+    return None
+
+
+def registry_client(registry, params, registry_config, validate_certs=None, ca_path=None, tls_hint=None):
+    """A RegistryClient for the registry an image name gives, reached as the daemon reaches it.
+
+    With the task's credentials (``registry_auth``, else ``config_path``); where the daemon's
+    ``RegistryConfig`` counts the registry as insecure, plain HTTP is allowed and, unless
+    ``validate_certs`` says otherwise, a certificate is not checked, as the daemon does not. Docker Hub
+    is read from the daemon's first mirror when it has one, else at Hub's v2 address.
+    """
+    key = registry_key(registry)
+    insecure = not has_scheme(registry) and insecure_registry(key, registry_config)
+    address = registry
+    if key == DOCKER_HUB_KEY:
+        address = (registry_config.get('Mirrors') or [DOCKER_HUB_REGISTRY])[0]
+    return RegistryClient(address, credentials=credentials(registry, params.get('registry_auth'), params.get('config_path')),
+                          validate_certs=not insecure if validate_certs is None else validate_certs, ca_path=ca_path,
+                          timeout=params.get('timeout') or 60, tls_hint=tls_hint, insecure=insecure)
 
 
 class _Refused(Exception):

@@ -297,7 +297,8 @@ class ImageArchiver:
         if outcome.changed:
             if self.params['disk_check']:
                 sizes = dict((image['Id'], image.get('Size') or 0) for image in result['images'])
-                check_space(self.path, sum(sizes.values()), self.action)
+                # Written beside the path and renamed over it: the old file keeps its space until then.
+                check_space(os.path.dirname(os.path.abspath(self.path)), sum(sizes.values()), self.action)
             outcome.note('Archived %s into %s' % (', '.join(save), self.path))
             if not self.client.check_mode:
                 chunks = self.client.save_images(save, platform=self.params['platform'])

@@ -57,6 +57,18 @@ options:
         image or tag of it, and removed after loading.
       - Exactly one of O(path) and O(src) is required.
     type: path
+  disk_check:
+    description:
+      - Before images are loaded, in check mode too, compare twice the archive's size (uncompressed: the copy the
+        daemon keeps while it unpacks, and at least as much unpacked) with the space free in the daemon's data root
+        (C(DockerRootDir) of C(docker info)); when it cannot fit, fail with both numbers and load nothing.
+      - Only a daemon reached over a unix socket is checked, as only its disks are this host's. With the containerd
+        image store the images land in containerd's root, on the data root's filesystem in a default installation.
+      - An archive whose images are all present is not loaded, and not checked. With O(src), check mode does not
+        check the space (the archive is not on the host yet). V(false) skips the check.
+    type: bool
+    default: true
+    version_added: 0.1.0
 notes:
   - The check of the archive reads the whole file once before it is loaded, so a load reads the file
     twice.
@@ -159,6 +171,7 @@ from ansible_collections.dockyard.docker.plugins.module_utils._archive import (
 from ansible_collections.dockyard.docker.plugins.module_utils._client import DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import ABSENT, image_state
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
+from ansible_collections.dockyard.docker.plugins.module_utils._space import check_load
 from ansible_collections.dockyard.docker.plugins.module_utils._transfer import file_transfer, layers_of, store_layers, timed
 
 
@@ -178,12 +191,15 @@ class ImageLoader:
                               'run this module as dockyard.docker.image_load, or give path')
         if not path:
             raise DockerError('one of path or src is required')
-        images = read_archive(path, verify=True).images
+        archive = read_archive(path, verify=True)
+        images = archive.images
         manifest_ids = reports_manifest_ids(self.client.daemon_info())
         present = [self.inspect(image.ids) for image in images]
         outcome, missing, listed = plan_load(images, present, manifest_ids)
         names = archive_names(images, listed)[0]
         log, transfer = '', file_transfer(0, layers_of(present), layers_of(present))
+        if missing and self.params['disk_check']:
+            check_load(self.client, archive.content_bytes, 'failed to load %s' % path)
         if missing:
             outcome.note('Loaded %s from %s' % (', '.join(names), path))
         if missing and not self.client.check_mode:
@@ -214,6 +230,7 @@ def main():
         argument_spec=dict(
             path=dict(type='path'),
             src=dict(type='path'),
+            disk_check=dict(type='bool', default=True),
         ),
         mutually_exclusive=[('path', 'src')],
     )

@@ -65,6 +65,21 @@ options:
         another digest, the task fails naming both and pulls nothing; check mode fails the same way.
       - A name pinned by digest (C(NAME@sha256:...)) must pin this one.
     type: str
+  disk_check:
+    description:
+      - Before a name is pulled, in check mode too, read the size of its image from the registry's manifest and
+        compare twice that (the layers as they arrive, and at least as much unpacked) with the space free in the
+        daemon's data root (C(DockerRootDir) of C(docker info)); when it cannot fit, fail with both numbers and pull
+        nothing for that name.
+      - Every layer counts, also those the engine holds already, so a pull that would just fit may be refused. A name
+        whose image the engine holds already is not checked.
+      - Only a daemon reached over a unix socket is checked, as only its disks are this host's. With the containerd
+        image store the images land in containerd's root, on the data root's filesystem in a default installation.
+      - When the manifest cannot be read (a registry behind a mirror, credentials the module does not have) the name is
+        pulled unchecked, with a warning. V(false) skips the check.
+    type: bool
+    default: true
+    version_added: 0.1.0
 seealso:
   - module: dockyard.docker.image_info
   - module: dockyard.docker.image_push
@@ -217,6 +232,7 @@ from ansible_collections.dockyard.docker.plugins.module_utils._client import REG
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import digest_problem, parse_each, with_tag
+from ansible_collections.dockyard.docker.plugins.module_utils._space import check_pull
 from ansible_collections.dockyard.docker.plugins.module_utils._store import repo_digests
 from ansible_collections.dockyard.docker.plugins.module_utils._transfer import (
     Transfer, image_layers, pull_transfer, timed, total)
@@ -287,6 +303,8 @@ class ImagePuller:
         untouched = Transfer(layers_present=image_layers(before))
         if before and self.params['pull'] == 'not_present':
             return before, before, False, self._held(reference, before), untouched
+        if self.params['disk_check']:
+            check_pull(self.client, reference, self.params['platform'], before)
         if self.client.check_mode:
             after, digest = self._predict(reference, before, served)
             return before, after, True, digest, untouched
@@ -329,6 +347,7 @@ def main():
             platform=dict(type='str'),
             pull=dict(type='str', choices=['always', 'not_present'], default='always'),
             expected_digest=dict(type='str'),
+            disk_check=dict(type='bool', default=True),
             registry_auth=REGISTRY_AUTH_ARG,
             **BATCH_ARGS
         ),

@@ -223,8 +223,7 @@ from ansible_collections.dockyard.docker.plugins.module_utils._batch import RETR
 from ansible_collections.dockyard.docker.plugins.module_utils._client import REGISTRY_AUTH_ARG, DockerImageClient
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._registry import (
-    DOCKER_HUB_KEY, RegistryClient, credentials, has_scheme, insecure_registry, registry_key,
-)
+    DOCKER_HUB_KEY, registry_client, registry_key)
 
 FILTER_TYPES = {'stars': check_type_int, 'is-official': check_type_bool, 'is-automated': check_type_bool}
 TLS_HINT = 'give the CA that signed it in registry_ca_path, or set registry_validate_certs=false'
@@ -259,13 +258,9 @@ class ImageSearcher:
         self.retrying = Retrying(self.params)
 
     def registry_client(self, registry):
-        insecure = not has_scheme(registry) and insecure_registry(
-            registry_key(registry), self.client.daemon_info().get('RegistryConfig') or {})
-        return RegistryClient(registry, credentials=credentials(registry, self.params['registry_auth'],
-                                                                self.params['config_path']),
-                              validate_certs=self.params['registry_validate_certs'],
-                              ca_path=self.params['registry_ca_path'], timeout=self.params['timeout'],
-                              tls_hint=TLS_HINT, insecure=insecure)
+        return registry_client(registry, self.params, self.client.daemon_info().get('RegistryConfig') or {},
+                               validate_certs=self.params['registry_validate_certs'],
+                               ca_path=self.params['registry_ca_path'], tls_hint=TLS_HINT)
 
     def through_daemon(self):
         term = self.params['term']

@@ -112,12 +112,15 @@ def test_target_state(tmp_path):
 
 
 def test_the_space_check_names_both_numbers_and_lets_what_fits_through(tmp_path):
-    path = str(tmp_path / 'images.tar')
-    check_space(path, 1, 'failed to write image archive %s' % path)
+    action = 'failed to write image archive %s' % (tmp_path / 'images.tar')
+    check_space(str(tmp_path), 1, action)
     stat = os.statvfs(str(tmp_path))
     free = stat.f_bavail * stat.f_frsize
     with pytest.raises(DockerError) as caught:
-        check_space(path, free * 2, 'failed to write image archive %s' % path)
-    assert str(caught.value).startswith('failed to write image archive %s: it needs about ' % path)
+        check_space(str(tmp_path), free * 2, action)
+    assert str(caught.value).startswith(action + ': it needs about ')
     assert '(%d bytes) and %s has ' % (free * 2, tmp_path) in str(caught.value)
     assert str(caught.value).endswith('free; nothing was written (disk_check: false skips this check)')
+    with pytest.raises(DockerError) as caught:
+        check_space(str(tmp_path), free * 2, 'failed to pull x:1', 'nothing was pulled')
+    assert str(caught.value).endswith('free; nothing was pulled (disk_check: false skips this check)')

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._registry import (
-    DOCKER_HUB_KEY, DockerConfig, credentials, insecure_registry, registry_key,
+    DOCKER_HUB_KEY, DockerConfig, _for_platform, credentials, insecure_registry, registry_client, registry_key,
 )
 
 
@@ -155,3 +155,27 @@ ADDRESSES = {'localhost': {'127.0.0.1', '::1'}, 'registry.example.com': {'203.0.
 ])
 def test_insecure_registries_as_the_daemon_counts_them(key, insecure):
     assert insecure_registry(key, DAEMON_REGISTRY_CONFIG, lambda hostname: ADDRESSES.get(hostname, set())) is insecure
+
+
+INDEX = [
+    {'digest': 'sha256:' + 'a' * 64, 'platform': {'os': 'linux', 'architecture': 'amd64'}},
+    {'digest': 'sha256:' + 'b' * 64, 'platform': {'os': 'linux', 'architecture': 'arm', 'variant': 'v7'}},
+    {'digest': 'sha256:' + 'c' * 64, 'platform': {'os': 'unknown', 'architecture': 'unknown'}},
+]
+
+
+@pytest.mark.parametrize('platform, digest', [
+    ('linux/amd64', 'a'), ('linux/arm', 'b'), ('linux/arm/v7', 'b'), ('linux/arm/v6', None), ('linux/s390x', None),
+    ('windows/amd64', None),
+])
+def test_an_index_entry_is_chosen_by_os_arch_and_a_given_variant(platform, digest):
+    assert _for_platform(INDEX, platform) == ('sha256:' + digest * 64 if digest else None)
+
+
+def test_docker_hub_names_are_read_from_the_daemons_mirror_else_hubs_v2_address():
+    assert registry_client('docker.io', {}, {}).url == 'https://registry-1.docker.io'
+    assert registry_client('docker.io', {}, {'Mirrors': ['http://127.0.0.1:5000/']}).url == 'http://127.0.0.1:5000'
+    assert registry_client('127.0.0.1:5000', {}, {'InsecureRegistryCIDRs': ['127.0.0.0/8']}).verify is False, \
+        'as the daemon, an insecure registry is not asked for a valid certificate'
+    assert registry_client('127.0.0.1:5000', {}, {'InsecureRegistryCIDRs': ['127.0.0.0/8']}).plain_fallback is True
+    assert registry_client('192.0.2.1:5000', {}, {'InsecureRegistryCIDRs': ['127.0.0.0/8']}).plain_fallback is False
