@@ -59,8 +59,8 @@ options:
     type: path
   disk_check:
     description:
-      - Before images are loaded, in check mode too, compare twice the archive's size (uncompressed: the copy the
-        daemon keeps while it unpacks, and at least as much unpacked) with the space free in the daemon's data root
+      - Before images are loaded, in check mode too, compare twice the archive's uncompressed size (the copy the
+        daemon keeps while it unpacks it, and at least as much unpacked) with the space free in the daemon's data root
         (C(DockerRootDir) of C(docker info)); when it cannot fit, fail with both numbers and load nothing.
       - Only a daemon reached over a unix socket is checked, as only its disks are this host's. With the containerd
         image store the images land in containerd's root, on the data root's filesystem in a default installation.
