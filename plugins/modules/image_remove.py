@@ -66,6 +66,8 @@ options:
     default: true
 notes:
   - Only images the task names are removed; the parents deleted by O(prune) are the one exception.
+  - A name that another client removes between the module's look at the image store and its own removal counts as
+    absent, not as a failure, and is not reported as removed by this task.
 seealso:
   - module: dockyard.docker.image_tag
   - module: dockyard.docker.image_pull
@@ -197,8 +199,13 @@ class ImageRemover:
         return chains
 
     def apply(self, asked, image_id):
-        """Remove for real; (the daemon's records, the image's inspect data after)."""
-        answer = self.client.remove_image(asked, force=self.params['force'], prune=self.params['prune'])
+        """Remove for real; (the daemon's records, the image's inspect data after), or None when it was gone already."""
+        try:
+            answer = self.client.remove_image(asked, force=self.params['force'], prune=self.params['prune'])
+        except DockerError as exc:
+            if exc.status == 404:  # another client removed it since the plan was made: what was asked holds
+                return None
+            raise
         records = [(key, entry[key]) for entry in answer for key in ('Untagged', 'Deleted') if entry.get(key)]
         return records, self.client.inspect_image(image_id)
 
@@ -213,10 +220,12 @@ class ImageRemover:
         for name, asked, before, predicted, after in steps:
             if not self.client.check_mode and before:
                 try:
-                    predicted, after = self.apply(asked, before['Id'])
+                    applied = self.apply(asked, before['Id'])
                 except DockerError as exc:
                     error = str(exc)
                     break
+                predicted, after = applied or ([], None)
+                before = before if applied else None
             records.extend(predicted)
             outcome.record(name, image_state(before), image_state(after))
             if before:
