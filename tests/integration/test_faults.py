@@ -3,8 +3,9 @@
 Every fault is real: the test engine's own dockerd is stopped with SIGSTOP or killed with SIGKILL
 (faults.py) at the moment the module is half-way (a partial file beside the destination, the
 archive read past its start), and started again afterwards. Each test states what is true
-afterwards on disk and in the engine. The registry faults (killed or frozen mid-pull and mid-push,
-a busy registry) are in test_image_pull.py, test_image_push.py and test_retries.py; the full and
+afterwards on disk and in the engine. The registry faults (frozen mid-pull and mid-push in
+test_image_pull.py and test_image_push.py; killed mid-pull and mid-push, stopped, busy, in
+test_retries.py; two plays at once in test_two_plays.py) are elsewhere, as are the full and
 read-only filesystems and broken archives in test_image_archive.py, test_image_load.py and
 test_image_import.py.
 """

@@ -338,6 +338,17 @@ class SpareRegistry:
             self.process.wait()
             self.process = None
 
+    def kill(self):
+        """SIGKILL: the registry dies where it stands, in the middle of whatever it sends or receives."""
+        self.process.kill()
+        self.process.wait()
+        self.process = None
+
+    def moved(self):
+        """Bytes the registry process has read and written so far (``rchar`` + ``wchar`` of /proc/PID/io)."""
+        counters = dict(line.split(': ') for line in Path('/proc/%d/io' % self.process.pid).read_text().splitlines())
+        return int(counters['rchar']) + int(counters['wchar'])
+
     def manifest_requests(self, path, tag):
         """How many times the registry's access log shows the manifest asked for (one per pull attempt).
 

@@ -5,7 +5,8 @@ Where the module talks to a registry itself (image_search's catalog), the regist
 sends Retry-After, so those answers come from busy_registry.py, a small HTTP stand-in that produces
 exactly that fault and otherwise answers as a v2 registry. Pulls and pushes go through the daemon,
 which turns a registry's answer into a message and never passes its headers on: the tests show that
-with the same stand-in, and the real registry stopped for the connection failures.
+with the same stand-in, and the real registry stopped, or killed in the middle of a 128 MiB layer, for the
+connection failures.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pytest
 
 from busy_registry import busy_registry  # noqa: F401  # pylint: disable=unused-import
 from conftest import task
+from faults import when
+from test_faults import big_image
 from test_image_pull import only_in_the_registry, spare_registry  # noqa: F401  # pylint: disable=unused-import
 
 pytestmark = pytest.mark.fault
@@ -162,3 +165,50 @@ def test_each_name_of_a_list_has_its_attempts(ansible, engine, spare_registry, u
     assert failed['failed'] is True
     assert [(entry['error'], entry['wait']) for entry in failed['attempts']] == [(failed['msg'], None)], \
         'a missing tag is tried once'
+
+
+def kill_midway(registry, reference_bytes=16 * 1024 * 1024, back_after=1.0):
+    """Kill ``registry`` once it has moved ``reference_bytes`` of a transfer, and start it again ``back_after`` s later."""
+    start = registry.moved()
+
+    def kill_and_restart():
+        registry.kill()
+        threading.Timer(back_after, registry.start).start()
+
+    return when(lambda: registry.moved() - start > reference_bytes, kill_and_restart)
+
+
+@pytest.mark.fault('the registry killed (SIGKILL) 16 MiB into the pull of a 128 MiB layer, back 1 s later, with retries')
+def test_a_pull_cut_off_by_a_killed_registry_is_completed_once_it_is_back(
+        ansible, engine, spare_registry, unique, tmp_path):  # noqa: F811
+    reference = '%s/killed/%s:1.0' % (spare_registry.address, unique)
+    image_id = big_image(engine, reference, tmp_path)
+    for event in engine.api.push(reference.rsplit(':', 1)[0], tag='1.0', stream=True, decode=True):
+        assert 'error' not in event, event
+    engine.api.remove_image(reference)
+    strike = kill_midway(spare_registry)
+    result = ansible.module('image_pull', name=reference, retries=5, retry_delay=1)
+    assert strike.join(), 'the registry was killed while the layer was on its way'
+    assert result['failed'] is False, result.get('msg')
+    assert result['changed'] is True
+    assert engine.image_id(reference) == image_id
+    assert result['transfer']['layers'] >= 1
+    for entry in result['attempts']:
+        assert entry['error'].startswith('failed to pull %s: ' % reference)
+
+
+@pytest.mark.fault('the registry killed (SIGKILL) 16 MiB into the push of a 128 MiB layer, back 1 s later, with retries')
+def test_a_push_cut_off_by_a_killed_registry_is_completed_once_it_is_back(
+        ansible, engine, spare_registry, unique, tmp_path):  # noqa: F811
+    reference = '%s/killed/%s:1.0' % (spare_registry.address, unique)
+    image_id = big_image(engine, reference, tmp_path)
+    strike = kill_midway(spare_registry)
+    result = ansible.module('image_push', name=reference, retries=5, retry_delay=1)
+    assert strike.join(), 'the registry was killed while the layer was on its way'
+    assert result['failed'] is False, result.get('msg')
+    assert result['changed'] is True
+    for entry in result['attempts']:
+        assert entry['error'].startswith('failed to push %s to registry %s: ' % (reference, spare_registry.address))
+    engine.api.remove_image(reference)
+    engine.cli('pull', '-q', reference)
+    assert engine.image_id(reference) == image_id, 'the registry holds the whole image after the cut'
