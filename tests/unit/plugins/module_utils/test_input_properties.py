@@ -1,6 +1,8 @@
 """Property-based tests of the input parsers: generated references, tags, digests, platforms, filters and
 ``changes`` lines never end in a traceback, every refusal names the bad value, and the reference parser
-accepts exactly what Docker's reference grammar (github.com/distribution/reference) accepts.
+accepts exactly what Docker's reference grammar (github.com/distribution/reference) accepts. Besides the
+parsers every module shares, the rules of single modules: image_tag's targets, image_search's terms and
+filters, and the registry key registry_login and every credential look-up file a registry under.
 
 The oracle below is written from that package's grammar: each production is a regular expression, and
 the reference pattern is composed from them the way the grammar composes its productions. On top of
@@ -25,7 +27,10 @@ from ansible_collections.dockyard.docker.plugins.module_utils._prune import (
     go_duration, normalize_filters, parse_timestamp, until_nanoseconds)
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
     is_id_prefix, is_image_id, parse_each, parse_reference, push_target, with_tag)
+from ansible_collections.dockyard.docker.plugins.module_utils._registry import registry_key
 from ansible_collections.dockyard.docker.plugins.modules.image_pull import _matches_platform
+from ansible_collections.dockyard.docker.plugins.modules.image_search import _daemon_filters, _index_of
+from ansible_collections.dockyard.docker.plugins.modules.image_tag import target_reference as tag_target
 
 _REPRODUCIBLE = settings(derandomize=True, database=None, deadline=None,
                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -410,3 +415,52 @@ def test_a_changes_line_is_checked_without_error_and_a_refusal_names_it(index, t
     config = {'Cmd': [], 'Entrypoint': [], 'Env': {}, 'Labels': {}, 'ExposedPorts': set(), 'Volumes': set(),
               'User': '', 'WorkingDir': '', 'OnBuild': [], 'cmd_set': False}
     change.apply(config)
+
+
+@examples(250)
+@given(st.lists(any_reference, min_size=1, max_size=3))
+def test_a_tag_target_is_a_tagged_reference_or_a_refusal_naming_it_and_its_index(targets):
+    for index, text in enumerate(targets):
+        try:
+            target = tag_target(index, text)
+        except DockerError as exc:
+            assert str(exc).startswith('repository[%d]: ' % index) and text in str(exc)
+            expected = oracle(text)
+            assert expected is None or expected[3] is not None or IDENTIFIER_RE.fullmatch(familiar(*expected[:2], None, None))
+            continue
+        expected = oracle(text)
+        assert expected is not None and expected[3] is None
+        assert target.tag == (expected[2] or 'latest')
+
+
+registry_text = st.one_of(
+    st.text(max_size=40),
+    st.builds('{}://{}{}'.format, st.sampled_from(['http', 'https', 'HTTPS']), domain, st.sampled_from(['', '/', '/v2/'])),
+    st.sampled_from(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com', ' ']))
+
+
+@examples(250)
+@given(registry_text)
+def test_any_registry_text_has_one_key_that_is_its_own_key(text):
+    key = registry_key(text)
+    assert key == registry_key(key), 'a key read again names the same registry'
+    assert key == 'https://index.docker.io/v1/' or key == key.lower()
+
+
+search_filters = st.dictionaries(
+    st.one_of(st.sampled_from(['stars', 'is-official', 'is-automated']), st.text(max_size=12)),
+    st.one_of(st.integers(-5, 10 ** 6), st.booleans(), st.text(max_size=8), st.none(), st.floats(allow_nan=True)),
+    max_size=3)
+
+
+@examples(250)
+@given(st.text(max_size=40), search_filters)
+def test_a_search_term_and_filters_reach_the_daemon_as_strings_or_a_refusal_naming_the_filter(term, filters):
+    assert isinstance(_index_of(term), str)
+    try:
+        chosen = _daemon_filters(filters)
+    except DockerError as exc:
+        assert any(str(exc).startswith(prefix) for prefix in
+                   ['filters: unknown filter %s;' % name for name in filters] + ['filters.%s: ' % name for name in filters])
+        return
+    assert set(chosen) == set(filters) and all(isinstance(value, str) for value in chosen.values())
