@@ -33,7 +33,7 @@ from ansible_collections.dockyard.docker.plugins.module_utils._errors import Doc
 from ansible_collections.dockyard.docker.plugins.module_utils._options import (
     api_version_problem, empty_message, empty_options, set_environment, set_flag)
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_reference
-from ansible_collections.dockyard.docker.plugins.module_utils._registry import credentials, registry_key
+from ansible_collections.dockyard.docker.plugins.module_utils._registry import credentials, registry_client, registry_key
 from ansible_collections.dockyard.docker.plugins.module_utils._stream import read_stream
 from ansible_collections.dockyard.docker.plugins.module_utils._tls import tls_plan
 
@@ -202,6 +202,7 @@ class DockerImageClient:
             self.fail(problem)
         self.docker_host = self.params['docker_host']
         self._info = self._platform = None
+        self._registries = {}
         try:
             self.api = self._connect()
         except DockerError as exc:
@@ -333,6 +334,13 @@ class DockerImageClient:
                 version = self.api.version()
             self._platform = '%s/%s' % (version.get('Os'), version.get('Arch'))
         return self._platform
+
+    def registry(self, registry):
+        """The RegistryClient for the registry of an image name, made once per task and reached as the daemon would."""
+        if registry not in self._registries:
+            self._registries[registry] = registry_client(registry, self.params,
+                                                         self.daemon_info().get('RegistryConfig') or {})
+        return self._registries[registry]
 
     def distribution(self, reference, auth_config=None):
         """What the registry holds for ``reference``, asked through the daemon without pulling."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._files import check_space
-from ansible_collections.dockyard.docker.plugins.module_utils._registry import registry_client
 
 LANDING_COPIES = 2
 
@@ -43,10 +42,8 @@ def check_pull(client, reference, platform, present):
     if root is None:
         return
     try:
-        registry = registry_client(reference.registry, client.params,
-                                   client.daemon_info().get('RegistryConfig') or {})
-        digest, size = registry.image_size(reference.path, reference.digest or reference.tag,
-                                           platform or client.daemon_platform())
+        digest, size = client.registry(reference.registry).image_size(
+            reference.path, reference.digest or reference.tag, platform or client.daemon_platform())
     except DockerError as exc:
         if exc.status != 404:  # a tag the registry lacks: the pull itself reports that
             client.module.warn('disk_check: %s; %s is pulled without checking the free space' % (exc, reference))

@@ -71,7 +71,8 @@ options:
     version_added: 0.1.0
 notes:
   - The check of the archive reads the whole file once before it is loaded, so a load reads the file
-    twice.
+    twice. An archive whose images and tags are all present is read only for its index and metadata (the
+    manifests and image configs), and its layers are neither read nor checked.
   - Layers stored compressed in an archive (written by tools other than C(docker save)) are checked
     for presence only; the daemon checks their digests while loading.
   - C(docker load) of a truncated archive can leave the images before the cut behind; checking the
@@ -191,11 +192,14 @@ class ImageLoader:
                               'run this module as dockyard.docker.image_load, or give path')
         if not path:
             raise DockerError('one of path or src is required')
-        archive = read_archive(path, verify=True)
+        # Its index and metadata tell whether anything is missing; only an archive to load is read whole.
+        archive = read_archive(path)
         images = archive.images
         manifest_ids = reports_manifest_ids(self.client.daemon_info())
         present = [self.inspect(image.ids) for image in images]
         outcome, missing, listed = plan_load(images, present, manifest_ids)
+        if missing:
+            read_archive(path, verify=True)
         names = archive_names(images, listed)[0]
         log, transfer = '', file_transfer(0, layers_of(present), layers_of(present))
         if missing and self.params['disk_check']:

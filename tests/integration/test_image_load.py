@@ -256,3 +256,20 @@ def test_wrong_options_and_broken_controller_archives_send_nothing(ansible, tmp_
     assert result['transferred'] is False
     assert result['msg'] == '%s is not an image archive: it is not a tar file (truncated header)' % broken
     assert not [name for name in os.listdir(str(tmp_path)) if name != 'broken.tar']
+
+
+def test_an_archive_whose_images_are_present_is_read_for_its_index_only(ansible, engine, unique, tmp_path):
+    """A re-run reads the manifests and configs, not the layers: a layer spoilt on disk goes unnoticed until
+    an image is missing, when the whole archive is checked before the daemon sees any of it."""
+    path, ids = two_images(engine, unique, tmp_path)
+    loaded = ansible.module('image_load', path=str(path))
+    assert loaded['changed'] is True
+    _flip_a_layer_byte(str(path))
+    again = ansible.module('image_load', path=str(path))
+    assert again['failed'] is False, again.get('msg')
+    assert again['changed'] is False
+    remove(engine, *ids)
+    refused = ansible.module('image_load', path=str(path))
+    assert refused['failed'] is True
+    assert refused['msg'].startswith('%s is corrupt: layer ' % path)
+    assert all(engine.image_id(name) is None for name in ids)
