@@ -20,6 +20,7 @@ that shapes an Engine API request itself, for the calls the SDK lacks.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import http.client
 import json
@@ -58,6 +59,8 @@ else:
 DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock'
 STREAM_CHUNK_SIZE = 1024 * 1024
 MAX_POOL_SIZE = 16
+# Inspects of many images at once: the containerd image store takes tens of milliseconds to answer one.
+INSPECT_PARALLEL = 8
 
 DOCKER_COMMON_ARGS = dict(
     docker_host=dict(type='str', default=DEFAULT_DOCKER_HOST, aliases=['docker_url'],
@@ -301,6 +304,14 @@ class DockerImageClient:
                 return self.api.inspect_image(name)
             except docker_errors.NotFound:
                 return None
+
+    def inspect_images(self, names):
+        """Inspect data of each of ``names``, in their order (None where there is no such image), INSPECT_PARALLEL at once."""
+        names = list(names)
+        if len(names) < 2:
+            return [self.inspect_image(name) for name in names]
+        with concurrent.futures.ThreadPoolExecutor(INSPECT_PARALLEL) as pool:
+            return list(pool.map(self.inspect_image, names))
 
     def list_images(self, filters=None, all_layers=False):
         with self._calling('failed to list images'):

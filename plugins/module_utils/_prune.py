@@ -395,7 +395,7 @@ def image_facts(inspect):
 
 def predict(client, store, dangling_only, filters, until_ns):
     """What ``docker image prune`` would do on the daemon ``client`` talks to, as a plan that ran."""
-    inspects = [client.inspect_image(image_id) for image_id in store.summaries]
+    inspects = client.inspect_images(store.summaries)
     images = dict((inspect['Id'], image_facts(inspect)) for inspect in inspects if inspect)
     used = set(container.image_id for container in store.containers)
     if store.containerd:
@@ -436,7 +436,8 @@ def retain(client, store, keep, filters, until_ns):
     would, so an image goes with its last tag and its layers as rmi frees them.
     """
     listed = client.list_images(filters={'reference': filters['reference']} if 'reference' in filters else None)
-    facts = dict((image_id, image_facts(client.inspect_image(image_id) or {})) for image_id in store.summaries)
+    facts = dict((image_id, image_facts(inspect or {}))
+                 for image_id, inspect in zip(store.summaries, client.inspect_images(store.summaries)))
     chosen = dict((summary['Id'], (facts[summary['Id']]['created'],
                                    [name for name in facts[summary['Id']]['names'] if Reference(name).tagged]))
                   for summary in listed if summary['Id'] in facts

@@ -105,7 +105,7 @@ def layers_of(inspects):
 
 def store_layers(client):
     """The layers of every image the engine holds (one inspect per image: the image list names no layers)."""
-    return layers_of(client.inspect_image(summary['Id']) for summary in client.list_images())
+    return layers_of(client.inspect_images(summary['Id'] for summary in client.list_images()))
 
 
 def file_transfer(size, layers, present=(), seconds=0.0, started=None):

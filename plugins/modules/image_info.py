@@ -208,11 +208,11 @@ class ImageInspector:
     def _named(self, names):
         store = ImageStore.read(self.client)
         matches = parse_each('name', names, store.resolve)
-        return [image for image in (self.client.inspect_image(match.image_id) for match in matches if match) if image]
+        return [image for image in self.client.inspect_images(match.image_id for match in matches if match) if image]
 
     def _listed(self):
         summaries = self.client.list_images(filters=self.params['filters'])
-        return [image for image in (self.client.inspect_image(summary['Id']) for summary in summaries) if image]
+        return [image for image in self.client.inspect_images(summary['Id'] for summary in summaries) if image]
 
     def run(self):
         names, fields = self.params['name'], self.params['fields']
