@@ -233,6 +233,7 @@ class Bench:
 
     def run(self):
         self.prepare_images()
+        self.store_size = len(self.api.images())
         floor = self.samples(None, lambda _: self.play())
         trivial = self.samples(None, lambda _: self.play({'ansible.builtin.ping': {}}))
         rows, imports = [], {}
@@ -243,7 +244,7 @@ class Bench:
                          'seconds': {way: self.samples(prepare, work) for way, (prepare, work) in job.runs.items()}})
             print('  %s: %s' % (job.title, ', '.join('%s %.2fs' % (way, statistics.median(times))
                                                       for way, times in rows[-1]['seconds'].items())), flush=True)
-        return {'floor': floor, 'trivial': trivial, 'imports': imports, 'rows': rows,
+        return {'floor': floor, 'trivial': trivial, 'imports': imports, 'rows': rows, 'store': self.store_size,
                 'machine': machine(), 'engine': engine(self.api),
                 'rounds': self.args.rounds, 'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
 
@@ -279,7 +280,8 @@ def verdict(row, floor):
 def markdown(results):
     floor = statistics.median(results['floor'])
     lines = ['# Benchmark: dockyard.docker beside community.docker and the docker CLI', '',
-             '- Machine: %s' % results['machine'], '- Engine: %s' % results['engine'],
+             '- Machine: %s' % results['machine'],
+             '- Engine: %s, %d images in its store during the run' % (results['engine'], results['store']),
              '- When: %s, %d round(s) per cell, medians with min–max' % (results['date'], results['rounds']),
              '- Floor (an empty `ansible-playbook` run): %s' % spread(results['floor']),
              '- Limit of a job: the docker CLI doing it (%d commands at a time where the job allows) + the floor'
