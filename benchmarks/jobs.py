@@ -186,22 +186,26 @@ class Bench:
 
         save_us = {'dockyard.docker.image_archive': {'names': [self.big], 'path': archive}}
         save_peer = {'community.docker.docker_image_export': {'names': [self.big], 'path': archive}}
-        yield Job('save a %s image' % big_mb, 'image_archive', {US: (no_archive, lambda _: self.play(save_us)),
-                                               PEER: (no_archive, lambda _: self.play(save_peer)),
-                                               CLI: (no_archive, lambda _: self.cli('save', '-o', archive, self.big))})
-        yield Job('save again, unchanged', 'image_archive', {US: (None, lambda _: self.play(save_us)),
-                                            PEER: (None, lambda _: self.play(save_peer))}, noop=True)
+        yield Job('save a %s image' % big_mb, 'image_archive', {
+            US: (no_archive, lambda _: self.play(save_us)),
+            PEER: (no_archive, lambda _: self.play(save_peer)),
+            CLI: (no_archive, lambda _: self.cli('save', '-o', archive, self.big))})
+        yield Job('save again, unchanged', 'image_archive', {
+            US: (None, lambda _: self.play(save_us)),
+            PEER: (None, lambda _: self.play(save_peer))}, noop=True)
 
         def no_big():
             self.drop([self.big])
 
         load_us = {'dockyard.docker.image_load': {'path': archive}}
         load_peer = {'community.docker.docker_image_load': {'path': archive}}
-        yield Job('load that archive', 'image_load', {US: (no_big, lambda _: self.play(load_us)),
-                                        PEER: (no_big, lambda _: self.play(load_peer)),
-                                        CLI: (no_big, lambda _: self.cli('load', '-q', '-i', archive))})
-        yield Job('load again (present)', 'image_load', {US: (None, lambda _: self.play(load_us)),
-                                           PEER: (None, lambda _: self.play(load_peer))}, noop=True)
+        yield Job('load that archive', 'image_load', {
+            US: (no_big, lambda _: self.play(load_us)),
+            PEER: (no_big, lambda _: self.play(load_peer)),
+            CLI: (no_big, lambda _: self.cli('load', '-q', '-i', archive))})
+        yield Job('load again (present)', 'image_load', {
+            US: (None, lambda _: self.play(load_us)),
+            PEER: (None, lambda _: self.play(load_peer))}, noop=True)
         every = self.inspected
         yield Job('inspect all of %d images' % len(every), 'image_info', {
             US: (None, lambda _: self.play({'dockyard.docker.image_info': {'name': every}})),
@@ -228,8 +232,9 @@ class Bench:
         code = ('import time, ansible.module_utils.basic; start = time.perf_counter(); '
                 'import ansible_collections.dockyard.docker.plugins.modules.%s; print(time.perf_counter() - start)' % module)
         env = dict(os.environ, PYTHONPATH=self.args.collections)
-        return statistics.median(float(subprocess.run([str(self.python), '-c', code], env=env, check=True,
-                                                      stdout=subprocess.PIPE, text=True).stdout) for _ in range(5))
+        seconds = [float(subprocess.run([str(self.python), '-c', code], env=env, check=True, stdout=subprocess.PIPE,
+                                        text=True).stdout) for _attempt in range(5)]
+        return statistics.median(seconds)
 
     def run(self):
         self.prepare_images()
@@ -242,8 +247,8 @@ class Bench:
                 imports[job.module] = self.import_seconds(job.module)
             rows.append({'job': job.title, 'noop': job.noop, 'module': job.module,
                          'seconds': {way: self.samples(prepare, work) for way, (prepare, work) in job.runs.items()}})
-            print('  %s: %s' % (job.title, ', '.join('%s %.2fs' % (way, statistics.median(times))
-                                                      for way, times in rows[-1]['seconds'].items())), flush=True)
+            medians = ', '.join('%s %.2fs' % (way, statistics.median(times)) for way, times in rows[-1]['seconds'].items())
+            print('  %s: %s' % (job.title, medians), flush=True)
         return {'floor': floor, 'trivial': trivial, 'imports': imports, 'rows': rows, 'store': self.store_size,
                 'machine': machine(), 'engine': engine(self.api),
                 'rounds': self.args.rounds, 'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
