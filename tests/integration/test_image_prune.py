@@ -247,7 +247,8 @@ def test_an_image_loaded_back_under_a_moved_tag(ansible, engine, unique):
     archived = image(engine, 'archived-%s' % unique, unique, 'prune/%s' % unique, 'moved')
     archive = b''.join(engine.api.get_image(name))
     moved_to = image(engine, 'moved-to-%s' % unique, unique, 'prune/%s' % unique, 'moved')
-    engine.api.load_image(archive)
+    for event in engine.api.load_image(archive):  # a stream: the load is done once it is read to its end
+        assert 'error' not in event, event
     assert engine.image_id(name) == archived
 
     args = dict(filters={'label': 'dockyard.test=%s' % unique})
