@@ -157,9 +157,9 @@ class Bench:
     def jobs(self):
         names, count = self.names, len(self.names)
         archive = str(self.workdir / 'big.tar')
-        pull = {US: (lambda: self.drop(names), lambda _: self.play({'dockyard.docker.image_pull': {'name': names}})),
-                PEER: (lambda: self.drop(names), lambda _: self.play(self.loop('community.docker.docker_image_pull', names))),
-                CLI: (lambda: self.drop(names), lambda _: self.cli_each(('pull', '-q'), names))}
+        pull = {US: (lambda: self.drop(names), lambda: self.play({'dockyard.docker.image_pull': {'name': names}})),
+                PEER: (lambda: self.drop(names), lambda: self.play(self.loop('community.docker.docker_image_pull', names))),
+                CLI: (lambda: self.drop(names), lambda: self.cli_each(('pull', '-q'), names))}
         yield Job('pull %d × %d MiB, absent' % (count, self.args.payload_mib), 'image_pull', pull)
         yield Job('same, all present', 'image_pull', {way: (None, work) for way, (_prepare, work) in pull.items() if way != CLI}, noop=True)
         pushed = {}
@@ -168,16 +168,16 @@ class Bench:
             return lambda: pushed.__setitem__(way, self.fresh_tags(way))
 
         yield Job('push %d new tags' % count, 'image_push', {
-            US: (push_prepare(US), lambda _: self.play({'dockyard.docker.image_push': {'name': pushed[US]}})),
-            PEER: (push_prepare(PEER), lambda _: self.play(self.loop('community.docker.docker_image_push', pushed[PEER]))),
-            CLI: (push_prepare(CLI), lambda _: self.cli_each(('push', '-q'), pushed[CLI]))})
+            US: (push_prepare(US), lambda: self.play({'dockyard.docker.image_push': {'name': pushed[US]}})),
+            PEER: (push_prepare(PEER), lambda: self.play(self.loop('community.docker.docker_image_push', pushed[PEER]))),
+            CLI: (push_prepare(CLI), lambda: self.cli_each(('push', '-q'), pushed[CLI]))})
         yield Job('same again (registry has them)', 'image_push', {
-            US: (None, lambda _: self.play({'dockyard.docker.image_push': {'name': pushed[US]}})),
-            PEER: (None, lambda _: self.play(self.loop('community.docker.docker_image_push', pushed[PEER])))}, noop=True)
+            US: (None, lambda: self.play({'dockyard.docker.image_push': {'name': pushed[US]}})),
+            PEER: (None, lambda: self.play(self.loop('community.docker.docker_image_push', pushed[PEER])))}, noop=True)
         yield Job('remove %d tags' % count, 'image_remove', {
-            US: (push_prepare(US), lambda _: self.play({'dockyard.docker.image_remove': {'name': pushed[US]}})),
-            PEER: (push_prepare(PEER), lambda _: self.play(self.loop('community.docker.docker_image_remove', pushed[PEER]))),
-            CLI: (push_prepare(CLI), lambda _: self.cli_each(('rmi',), pushed[CLI]))})
+            US: (push_prepare(US), lambda: self.play({'dockyard.docker.image_remove': {'name': pushed[US]}})),
+            PEER: (push_prepare(PEER), lambda: self.play(self.loop('community.docker.docker_image_remove', pushed[PEER]))),
+            CLI: (push_prepare(CLI), lambda: self.cli_each(('rmi',), pushed[CLI]))})
         big_mb = '%d MB' % (self.api.inspect_image(self.big)['Size'] / 1e6)
 
         def no_archive():
@@ -187,12 +187,12 @@ class Bench:
         save_us = {'dockyard.docker.image_archive': {'names': [self.big], 'path': archive}}
         save_peer = {'community.docker.docker_image_export': {'names': [self.big], 'path': archive}}
         yield Job('save a %s image' % big_mb, 'image_archive', {
-            US: (no_archive, lambda _: self.play(save_us)),
-            PEER: (no_archive, lambda _: self.play(save_peer)),
-            CLI: (no_archive, lambda _: self.cli('save', '-o', archive, self.big))})
+            US: (no_archive, lambda: self.play(save_us)),
+            PEER: (no_archive, lambda: self.play(save_peer)),
+            CLI: (no_archive, lambda: self.cli('save', '-o', archive, self.big))})
         yield Job('save again, unchanged', 'image_archive', {
-            US: (None, lambda _: self.play(save_us)),
-            PEER: (None, lambda _: self.play(save_peer))}, noop=True)
+            US: (None, lambda: self.play(save_us)),
+            PEER: (None, lambda: self.play(save_peer))}, noop=True)
 
         def no_big():
             self.drop([self.big])
@@ -200,17 +200,17 @@ class Bench:
         load_us = {'dockyard.docker.image_load': {'path': archive}}
         load_peer = {'community.docker.docker_image_load': {'path': archive}}
         yield Job('load that archive', 'image_load', {
-            US: (no_big, lambda _: self.play(load_us)),
-            PEER: (no_big, lambda _: self.play(load_peer)),
-            CLI: (no_big, lambda _: self.cli('load', '-q', '-i', archive))})
+            US: (no_big, lambda: self.play(load_us)),
+            PEER: (no_big, lambda: self.play(load_peer)),
+            CLI: (no_big, lambda: self.cli('load', '-q', '-i', archive))})
         yield Job('load again (present)', 'image_load', {
-            US: (None, lambda _: self.play(load_us)),
-            PEER: (None, lambda _: self.play(load_peer))}, noop=True)
+            US: (None, lambda: self.play(load_us)),
+            PEER: (None, lambda: self.play(load_peer))}, noop=True)
         every = self.inspected
         yield Job('inspect all of %d images' % len(every), 'image_info', {
-            US: (None, lambda _: self.play({'dockyard.docker.image_info': {'name': every}})),
-            PEER: (None, lambda _: self.play({'community.docker.docker_image_info': {'name': every}})),
-            CLI: (None, lambda _: self.cli('image', 'inspect', *every))})
+            US: (None, lambda: self.play({'dockyard.docker.image_info': {'name': every}})),
+            PEER: (None, lambda: self.play({'community.docker.docker_image_info': {'name': every}})),
+            CLI: (None, lambda: self.cli('image', 'inspect', *every))})
 
     # --- measuring ------------------------------------------------------------------------------------
 
@@ -220,7 +220,7 @@ class Bench:
             if prepare:
                 prepare()
             start = time.perf_counter()
-            work(None)
+            work()
             seconds.append(time.perf_counter() - start)
         return seconds
 
@@ -239,8 +239,8 @@ class Bench:
     def run(self):
         self.prepare_images()
         self.store_size = len(self.api.images())
-        floor = self.samples(None, lambda _: self.play())
-        trivial = self.samples(None, lambda _: self.play({'ansible.builtin.ping': {}}))
+        floor = self.samples(None, self.play)
+        trivial = self.samples(None, lambda: self.play({'ansible.builtin.ping': {}}))
         rows, imports = [], {}
         for job in self.jobs():
             if job.module not in imports:
