@@ -447,7 +447,7 @@ def _for_platform(manifests, platform):
     """The digest of the entry of an index that serves ``platform`` (``os/arch[/variant]``), or None."""
     wanted = dict(zip(('os', 'architecture', 'variant'), platform.split('/')))
     for entry in manifests:
-        offered = entry.get('platform') or {} if isinstance(entry, dict) else {}
+        offered = (entry.get('platform') or {}) if isinstance(entry, dict) else {}
         if all(offered.get(key) == value for key, value in wanted.items()):
             return entry.get('digest')
     return None

@@ -158,6 +158,7 @@ def test_insecure_registries_as_the_daemon_counts_them(key, insecure):
 
 
 INDEX = [
+    'not an entry',
     {'digest': 'sha256:' + 'a' * 64, 'platform': {'os': 'linux', 'architecture': 'amd64'}},
     {'digest': 'sha256:' + 'b' * 64, 'platform': {'os': 'linux', 'architecture': 'arm', 'variant': 'v7'}},
     {'digest': 'sha256:' + 'c' * 64, 'platform': {'os': 'unknown', 'architecture': 'unknown'}},
