@@ -239,3 +239,32 @@ def push_target(source, repository):
         raise DockerError("repository: '%s' pins a digest; only a tag can be pushed" % repository)
     target.tag = target.tag or source.tag
     return target
+
+
+def mirror_reference(source, registry):
+    """The name ``source`` has in the mirror ``registry`` (``host[:port][/prefix]``): its path and tag there.
+
+    The path keeps Docker Hub's ``library/``, as a pull-through mirror of Docker Hub serves it; the
+    source's registry is dropped. A digest cannot be pushed, so the source needs a tag.
+    """
+    reference = parse_reference(source)
+    if not isinstance(registry, str) or not registry:
+        raise DockerError('the mirror registry is empty: give host[:port][/prefix]')
+    host, _sep, prefix = registry.strip('/').partition('/')
+    if not _DOMAIN.match(host):
+        raise DockerError("mirror registry '%s' does not start with a valid host[:port]" % registry)
+    if prefix:
+        try:
+            _check_path(prefix, prefix)
+        except DockerError as exc:
+            reason = str(exc).partition("': ")[2]
+            raise DockerError("mirror registry '%s' has an invalid path prefix: %s" % (registry, reason))
+    if not reference.tag:
+        raise DockerError("'%s' pins only a digest; a mirror needs a tag to push the image under" % source)
+    path = '%s/%s' % (prefix, reference.path) if prefix else reference.path
+    if len(path) > MAX_NAME_LENGTH:
+        raise DockerError("'%s' in mirror registry '%s' would be longer than %d characters"
+                          % (source, registry, MAX_NAME_LENGTH))
+    domain = HUB_DOMAIN if host in _HUB_NAMES else host
+    return ImageReference(domain, path, reference.tag, None)
+

@@ -424,3 +424,14 @@ def repo_digests(inspect, repository):
     """The digests an image carries for ``repository``, from its inspect data's RepoDigests."""
     prefix = repository + '@'
     return sorted(entry[len(prefix):] for entry in (inspect or {}).get('RepoDigests') or [] if entry.startswith(prefix))
+
+
+def carried_digests(inspect):
+    """Every manifest digest that names this image: those of its RepoDigests in any repository, and its ID.
+
+    A digest names one content, so a registry whose tag holds one of them holds this image. The ID only
+    counts on the containerd store, where it is the manifest or index digest; on the classic store it is
+    the config's digest, which no manifest has.
+    """
+    digests = {entry.partition('@')[2] for entry in inspect.get('RepoDigests') or []}
+    return digests | {inspect['Id']}

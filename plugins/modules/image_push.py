@@ -12,9 +12,12 @@ version_added: 0.1.0
 description:
   - Pushes one local image or many through the Docker daemon, like C(docker push NAME[:TAG]).
   - Before pushing, the daemon asks the registry which manifest digest the tag holds now
-    (C(GET /distribution/NAME/json)). When that digest is one the local image already carries for
-    the repository (in its C(RepoDigests)), the registry has the image, nothing is uploaded and the
-    task is C(ok). Otherwise the image is pushed and the task is C(changed).
+    (C(GET /distribution/NAME/json)). When that digest is one the local image already carries (in its
+    C(RepoDigests), for this repository or any other, or as its ID on the containerd image store), the
+    registry has the image, nothing is uploaded and the task is C(ok). Otherwise the image is pushed and
+    the task is C(changed).
+  - So an image copied to another registry (pulled from one, pushed under a name of the other) is not
+    pushed again when the target already serves the same manifest.
   - Because of that lookup, check mode predicts exactly whether a push would happen.
   - Reports what each push moved (RV(transfer)), from the daemon's progress stream.
   - Several names are pushed at once, O(parallel) at a time.
@@ -195,7 +198,7 @@ from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outco
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
     DEFAULT_TAG, parse_each, push_target, with_tag)
-from ansible_collections.dockyard.docker.plugins.module_utils._store import id_name, repo_digests
+from ansible_collections.dockyard.docker.plugins.module_utils._store import carried_digests, id_name, repo_digests
 from ansible_collections.dockyard.docker.plugins.module_utils._transfer import (
     Transfer, image_layers, push_transfer, timed, total)
 
@@ -252,8 +255,8 @@ class ImagePusher:
             push.tagged = not current or current['Id'] != push.image['Id']
         push.transfer = Transfer(layers_present=image_layers(push.image))
         push.remote_before = self.batch.retrying(lambda: self.client.remote_digest(target))
+        push.pushed = push.remote_before not in carried_digests(push.image)
         known = repo_digests(push.image, target.repository)
-        push.pushed = push.remote_before is None or push.remote_before not in known
         if not push.pushed:
             push.remote_after = push.remote_before
         elif self.client.check_mode:

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._reference import (
-    is_image_id, parse_reference, with_tag,
+    is_image_id, mirror_reference, parse_reference, with_tag,
 )
 
 DIGEST = 'sha256:' + 'ab' * 32
@@ -136,3 +136,31 @@ def test_the_grammar_is_ascii_and_anchored_at_the_very_end(text):
 ])
 def test_the_length_limit_counts_the_path_after_the_registry(text, path):
     assert parse_reference(text).path == path
+
+
+@pytest.mark.parametrize('source, registry, name', [
+    ('busybox:1.36', 'mirror.test:5000', 'mirror.test:5000/library/busybox:1.36'),
+    ('busybox', 'mirror.test:5000/hub/', 'mirror.test:5000/hub/library/busybox:latest'),
+    ('127.0.0.1:5055/team/api:2.1', 'mirror.test', 'mirror.test/team/api:2.1'),
+    ('ghcr.io/team/api:2.1@sha256:' + 'a' * 64, '127.0.0.1:5000/site', '127.0.0.1:5000/site/team/api:2.1'),
+    ('team/api:1', 'docker.io/me', 'me/team/api:1'),
+])
+def test_the_name_an_image_has_in_a_mirror(source, registry, name):
+    assert str(mirror_reference(source, registry)) == name
+
+
+@pytest.mark.parametrize('source, registry, message', [
+    ('busybox@sha256:' + 'a' * 64, 'mirror.test', "'busybox@sha256:%s' pins only a digest; a mirror needs a tag "
+                                                  "to push the image under" % ('a' * 64)),
+    ('busybox:1', '', 'the mirror registry is empty: give host[:port][/prefix]'),
+    ('busybox:1', 'mirror test', "mirror registry 'mirror test' does not start with a valid host[:port]"),
+    ('busybox:1', 'mirror.test/Site', "mirror registry 'mirror.test/Site' has an invalid path prefix: "
+                                      "repository name must be lowercase"),
+    ('busybox:1', 'mirror.test/' + 'a' * 250, "'busybox:1' in mirror registry 'mirror.test/%s' would be longer "
+                                              "than 255 characters" % ('a' * 250)),
+])
+def test_a_mirror_name_that_cannot_be_made_says_why(source, registry, message):
+    with pytest.raises(DockerError) as caught:
+        mirror_reference(source, registry)
+    assert str(caught.value) == message
+

@@ -18,7 +18,7 @@ from ansible_collections.dockyard.docker.plugins.module_utils._errors import Doc
 from ansible_collections.dockyard.docker.plugins.module_utils._prune import (
     ContainerdPrunePlan, PrunePlan, image_facts, layer_sizes)
 from ansible_collections.dockyard.docker.plugins.module_utils._store import (
-    Conflict, ImageStore, RemovalRules, chain_ids, uses_containerd_store)
+    Conflict, ImageStore, RemovalRules, carried_digests, chain_ids, uses_containerd_store)
 
 HERE = os.path.dirname(__file__)
 STORES = ['classic', 'containerd']
@@ -171,3 +171,11 @@ def test_prune_drops_the_hidden_dangling_name_of_a_reloaded_image(dangling_only,
     assert plan.untagged == untagged
     assert plan.deleted_images == deleted
     assert plan.space_reclaimed == (100 if deleted else 0)
+
+
+def test_an_image_carries_the_digests_of_every_repository_and_its_id():
+    image = {'Id': 'sha256:' + 'c' * 64,
+             'RepoDigests': ['127.0.0.1:5000/team/api@sha256:' + 'a' * 64, 'mirror.test/team/api@sha256:' + 'b' * 64]}
+    assert carried_digests(image) == {'sha256:' + 'a' * 64, 'sha256:' + 'b' * 64, 'sha256:' + 'c' * 64}
+    assert carried_digests({'Id': 'sha256:' + 'c' * 64, 'RepoDigests': None}) == {'sha256:' + 'c' * 64}
+
