@@ -35,6 +35,7 @@ class CallbackModule(CallbackBase):
         entry['_status'] = status
         entry['failed'] = status == 'failed'
         entry['_task'] = result._task.get_name()
+        entry['_host'] = result._host.get_name()
         self.results.append(entry)
 
     def v2_runner_on_ok(self, result):
