@@ -34,8 +34,8 @@ PLAYBOOK = REPO / 'playbooks' / 'fleet.yml'
 RECORDER = REPO / 'tests' / 'integration' / 'plugins' / 'callback'
 HOSTS = ('unix-a', 'unix-b', 'tcp', 'tls')
 # What the fleet playbook's roles are given: every host holds APP and TOOL from the registry,
-# OFFLINE from the air-gap archive; APP is copied into the mirror.
-APP, TOOL, OFFLINE = 'fleet/app:1.0', 'fleet/tool:1.0', 'fleet/offline:1.0'
+# OFFLINE from the air-gap archive; APP is copied into the mirror. ADHOC is for the ad-hoc runs alone.
+APP, TOOL, OFFLINE, ADHOC = 'fleet/app:1.0', 'fleet/tool:1.0', 'fleet/offline:1.0', 'fleet/adhoc:1.0'
 
 
 class FleetEngine:
@@ -145,7 +145,7 @@ def fleet():
     try:
         with ThreadPoolExecutor(len(engines)) as pool:
             list(pool.map(lambda engine: engine.engine('start'), engines))
-        subprocess.run([str(REPO / 'scripts' / 'seed-images'), APP, TOOL, OFFLINE], env=the_fleet.controller.environment,
+        subprocess.run([str(REPO / 'scripts' / 'seed-images'), APP, TOOL, OFFLINE, ADHOC], env=the_fleet.controller.environment,
                        check=True, stdout=subprocess.DEVNULL)
         yield the_fleet
     finally:
