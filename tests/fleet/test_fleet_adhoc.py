@@ -14,7 +14,6 @@ import tarfile
 
 import pytest
 from ansible.parsing.splitter import parse_kv
-from ansible.plugins.loader import init_plugin_loader
 
 try:
     from ansible.template import trust_as_template
@@ -32,8 +31,6 @@ CONNECTION = ('docker_host={{ docker_host }} validate_certs={{ docker_validate_c
 @pytest.fixture(scope='module')
 def adhoc(fleet):
     """``adhoc(MODULE, 'k=v ...')``: the module on every host of the fleet, with each host's connection."""
-    # pytest-ansible looks the module up before it sets up Ansible's collection loader.
-    init_plugin_loader()
     saved = {name: os.environ.get(name) for name in ('REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE')}
     os.environ.update(REQUESTS_CA_BUNDLE=str(fleet.unrelated_ca), CURL_CA_BUNDLE=str(fleet.unrelated_ca))
 
