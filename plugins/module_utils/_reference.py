@@ -267,4 +267,3 @@ def mirror_reference(source, registry):
                           % (source, registry, MAX_NAME_LENGTH))
     domain = HUB_DOMAIN if host in _HUB_NAMES else host
     return ImageReference(domain, path, reference.tag, None)
-

@@ -116,8 +116,8 @@ def test_import_commit_export_and_prune(ansible_adhoc, adhoc, fleet):
 
 def test_login_writes_each_hosts_own_config(ansible_adhoc, adhoc, fleet):
     config = '%s/{{ inventory_hostname }}-docker/config.json' % fleet.root
-    arguments = 'registry_url=%s username=fleet password=secret-word config_path=%s' % (fleet.controller.registry,
-                                                                                       config)
+    arguments = 'registry_url=%s username=fleet password=secret-word config_path=%s' % (
+        fleet.controller.registry, config)
     results = adhoc(ansible_adhoc, 'registry_login', arguments)
     on_every_host(results, changed=True)
     assert 'secret-word' not in json.dumps({host: dict(result) for host, result in results.items()})

@@ -199,6 +199,31 @@ def test_repository_tags_and_pushes_under_another_name(ansible, engine, registry
     assert again['actions'] == []
 
 
+def test_a_tag_serving_a_manifest_the_image_carries_elsewhere_is_not_pushed(ansible, engine, registry, unique):
+    """The image a registry serves under a digest is the image: mirrored copies are not pushed again."""
+    first = '%s/origin/%s' % (registry.address, unique)
+    second = '%s/copy/%s' % (registry.address, unique)
+    image_id = engine.make_image(first + ':1')
+    auth = dict(registry_auth=registry.auth_config())
+    pushed = ansible.run(task('image_push', name=first + ':1', **auth),
+                         task('image_push', name=first + ':1', repository=second + ':1', **auth)).results
+    assert [result['changed'] for result in pushed] == [True, True]
+    # The host forgets the copy's names; what is left of them is the origin's digest.
+    engine.api.remove_image(second + ':1')
+    for name in engine.api.inspect_image(image_id)['RepoDigests']:
+        if name.startswith(second + '@'):
+            engine.api.remove_image(name)
+    assert not [name for name in engine.api.inspect_image(image_id)['RepoDigests'] if name.startswith(second)]
+
+    args = dict(name=first + ':1', repository=second + ':1', **auth)
+    check, apply = ansible.run(task('image_push', check=True, **args), task('image_push', **args)).results
+    for result in (check, apply):
+        assert result['changed'] is True
+        assert result['actions'] == ['Tagged image %s:1 as %s:1' % (first, second)]
+        assert result['digest'] == pushed[1]['digest']
+    assert engine.image_id(second + ':1') == image_id
+
+
 @pytest.mark.fault('a push of an image the host lacks')
 def test_an_absent_image_fails_naming_the_registry(ansible, registry, unique):
     reference = '%s/push/%s:1' % (registry.address, unique)

@@ -163,4 +163,3 @@ def test_a_mirror_name_that_cannot_be_made_says_why(source, registry, message):
     with pytest.raises(DockerError) as caught:
         mirror_reference(source, registry)
     assert str(caught.value) == message
-

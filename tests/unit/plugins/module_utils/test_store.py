@@ -178,4 +178,3 @@ def test_an_image_carries_the_digests_of_every_repository_and_its_id():
              'RepoDigests': ['127.0.0.1:5000/team/api@sha256:' + 'a' * 64, 'mirror.test/team/api@sha256:' + 'b' * 64]}
     assert carried_digests(image) == {'sha256:' + 'a' * 64, 'sha256:' + 'b' * 64, 'sha256:' + 'c' * 64}
     assert carried_digests({'Id': 'sha256:' + 'c' * 64, 'RepoDigests': None}) == {'sha256:' + 'c' * 64}
-
