@@ -11,6 +11,8 @@
 fsyncs it and renames it into place, so a failed write never leaves a partial
 file and never harms the previous one; with ``keep_same`` a file that already
 holds the same bytes is left as it is (its modification time too).
+Each file written records its size, modification time and SHA-256 in an
+extended attribute, so ``file_digest`` of an unchanged archive needs no read.
 ``target_state`` tells what a path holds now and refuses, before anything is
 streamed, a path that cannot be written, so check mode fails where a real run
 would. Pure Python: importable on the controller too.
@@ -28,12 +30,36 @@ from ansible_collections.dockyard.docker.plugins.module_utils._views import huma
 
 CHUNK_SIZE = 1024 * 1024
 ABSENT = {'exists': False}
+DIGEST_ATTRIBUTE = 'user.dockyard.sha256'
+
+
+def _stamp(status):
+    return '%d:%d' % (status.st_size, status.st_mtime_ns)
 
 
 def file_digest(path):
-    """``(size, sha256 hex)`` of a file, read in chunks."""
+    """``(size, sha256 hex)`` of a file: the one recorded when it was written while its size and mtime are as then.
+
+    A file whose size or modification time moved since, or that carries no record (a file system without
+    user extended attributes, a file written by someone else), is read in chunks.
+    """
+    status = os.stat(path)
+    try:
+        stamp, _sep, recorded = os.getxattr(path, DIGEST_ATTRIBUTE).decode('ascii').rpartition(':')
+    except (OSError, UnicodeDecodeError, AttributeError):
+        stamp = recorded = None
+    if stamp == _stamp(status) and len(recorded) == 64:
+        return status.st_size, recorded
     with open(path, 'rb') as handle:
         return stream_digest(iter(lambda: handle.read(CHUNK_SIZE), b''))
+
+
+def _record_digest(path, sha256):
+    """Record the digest of the file just written; a file system that keeps no user attributes just has none."""
+    try:
+        os.setxattr(path, DIGEST_ATTRIBUTE, ('%s:%s' % (_stamp(os.stat(path)), sha256)).encode('ascii'))
+    except (OSError, AttributeError):
+        pass
 
 
 def stream_digest(chunks):
@@ -149,6 +175,7 @@ def write_atomically(path, chunks, action, compression='none', check=None, keep_
             return written
         if check is not None:
             check(temp)
+        _record_digest(temp, written[1])
         os.chmod(temp, _new_file_mode(path))
         os.replace(temp, path)
     except BaseException as exc:

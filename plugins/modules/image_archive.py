@@ -192,6 +192,10 @@ sha256:
   description:
     - The SHA-256 of the archive file, as C(sha256sum) prints it.
     - In check mode, that of the file as it is now.
+    - The module records it in the file's extended attribute C(user.dockyard.sha256) when it writes the file, with
+      the file's size and modification time; while those are unchanged, a later run takes it from there instead of
+      reading the whole file again. A file without that record (written by another tool, or on a file system
+      without user extended attributes) is read.
   returned: when the archive exists after the run (in check mode, when it exists already)
   type: str
   sample: 9f1c6b2e0a3e6a0f5e1d3c5b7a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f10

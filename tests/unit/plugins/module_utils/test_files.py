@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._files import (
+    DIGEST_ATTRIBUTE,
     check_space,
     file_digest,
     stream_digest,
@@ -124,3 +125,26 @@ def test_the_space_check_names_both_numbers_and_lets_what_fits_through(tmp_path)
     with pytest.raises(DockerError) as caught:
         check_space(str(tmp_path), free * 2, 'failed to pull x:1', 'nothing was pulled')
     assert str(caught.value).endswith('free; nothing was pulled (disk_check: false skips this check)')
+
+
+def test_a_written_file_records_its_digest_and_an_unchanged_one_is_not_read_again(tmp_path):
+    path = tmp_path / 'out.tar'
+    write_atomically(str(path), chunks(b'abc', b'def'), ACTION)
+    status = os.stat(path)
+    assert os.getxattr(path, DIGEST_ATTRIBUTE) == (
+        '%d:%d:%s' % (status.st_size, status.st_mtime_ns, sha(b'abcdef'))).encode()
+    # A record that holds for the file's size and mtime is taken without reading: a false one shows it.
+    os.setxattr(path, DIGEST_ATTRIBUTE, ('%d:%d:%s' % (status.st_size, status.st_mtime_ns, 'f' * 64)).encode())
+    assert file_digest(str(path)) == (6, 'f' * 64)
+
+
+def test_a_file_changed_since_its_record_is_read(tmp_path):
+    path = tmp_path / 'out.tar'
+    write_atomically(str(path), chunks(b'abcdef'), ACTION)
+    with open(path, 'r+b') as handle:
+        handle.write(b'ABC')
+    os.utime(path, ns=(0, os.stat(path).st_mtime_ns + 1))
+    assert file_digest(str(path)) == (6, sha(b'ABCdef'))
+    plain = tmp_path / 'plain.tar'
+    plain.write_bytes(b'no record')
+    assert file_digest(str(plain)) == (9, sha(b'no record'))
