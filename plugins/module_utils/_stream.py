@@ -24,7 +24,7 @@ from ansible_collections.dockyard.docker.plugins.module_utils._errors import Doc
 # verbatim. Only these two shapes are read; any other streamed failure counts as permanent.
 _QUOTED_STATUS = re.compile(r'received unexpected HTTP status: ([0-9]{3})\b')
 _NETWORK_ERRORS = ('connection refused', 'connection reset by peer', 'i/o timeout', 'unexpected EOF',
-                   'TLS handshake timeout')
+                   'TLS handshake timeout', 'use of closed network connection', 'broken pipe')
 
 
 def stream_error(event):

@@ -118,6 +118,11 @@ def stream_failure(event):
     ({'error': 'Put "https://r/v2/x/blobs/uploads/": dial tcp 127.0.0.1:5000: connect: connection refused'}, True),
     ({'error': 'read tcp 127.0.0.1:40000->127.0.0.1:5000: read: connection reset by peer'}, True),
     ({'error': 'net/http: TLS handshake timeout'}, True),
+    # Docker 28.5 (containerd store) when the registry dies under an upload:
+    ({'error': 'failed to copy: failed to do request: Put "http://127.0.0.1:5000/v2/x/blobs/uploads/u": readfrom '
+               'tcp 127.0.0.1:60638->127.0.0.1:5000: write tcp 127.0.0.1:60638->127.0.0.1:5000: use of closed '
+               'network connection'}, True),
+    ({'error': 'write tcp 127.0.0.1:60638->127.0.0.1:5000: write: broken pipe'}, True),
     ({'error': 'no basic auth credentials'}, False),
     ({'error': 'denied: requested access to the resource is denied'}, False),
 ])
