@@ -7,8 +7,9 @@
 
 """The local image store, as the daemon sees it: which image a name means, and what ``docker rmi`` does.
 
-Built from the image list (``GET /images/json?all=1``), the container list when a rule needs it, and
-image inspect only for what the list lacks (layers). It knows both stores Docker ships:
+Built from the image list (``GET /images/json?all=1``; on the containerd store, where that list is slow,
+only the images of the repositories a task names, by their inspect data), the container list when a rule
+needs it, and image inspect only for what the list lacks (layers). It knows both stores Docker ships:
 
 - the classic store (graph drivers such as overlay2): an image ID is the digest of its config; untagged
   images are listed as ``<none>:<none>``; rmi refuses to delete an image with children, deletes the
@@ -132,8 +133,9 @@ class ImageStore:
     ``containers`` is ``GET /containers/json?all=1`` (or a callable giving it, asked once when needed).
     """
 
-    def __init__(self, summaries, containerd, containers=None):
+    def __init__(self, summaries, containerd, containers=None, every_summary=None):
         self.containerd = containerd
+        self._every_summary = every_summary
         self.summaries = dict((summary['Id'], summary) for summary in summaries)
         self.references = dict((image_id, references_of(summary)) for image_id, summary in self.summaries.items())
         self.by_reference = {}
@@ -143,11 +145,27 @@ class ImageStore:
         self._containers = containers
 
     @classmethod
-    def read(cls, client, with_containers=False):
-        """The store of the daemon ``client`` talks to: one image list, one ``docker info``, and the containers."""
+    def read(cls, client, with_containers=False, names=None):
+        """The store of the daemon ``client`` talks to: one image list, one ``docker info``, and the containers.
+
+        Given the ``names`` a task is about, a containerd store is read only as far as they reach: there a
+        list of every image costs seconds with a few hundred of them, one filtered by their repositories
+        milliseconds. A name that may be an ID or an ID prefix needs every image.
+        """
         containerd = uses_containerd_store(client.daemon_info())
-        return cls(client.list_images(all_layers=True), containerd,
-                   client.list_containers if with_containers else None)
+        containers = client.list_containers if with_containers else None
+        repositories = named_repositories(names) if containerd and names is not None else None
+        if not repositories:
+            return cls(client.list_images(all_layers=True), containerd, containers)
+        ids = [summary['Id'] for summary in client.list_images(filters={'reference': repositories})]
+        # A filtered list shows only the names that match; an image's inspect shows all of them.
+        summaries = [summary_of(inspect) for inspect in client.inspect_images(ids) if inspect]
+        return cls(summaries, containerd, containers, every_summary=lambda: client.list_images(all_layers=True))
+
+    def parents(self):
+        """``{image ID: its parent's ID or ''}`` for every image of the store, also those a narrowed read left out."""
+        summaries = self.summaries.values() if self._every_summary is None else self._every_summary()
+        return dict((summary['Id'], summary.get('ParentId') or '') for summary in summaries)
 
     @property
     def containers(self):
@@ -206,6 +224,26 @@ class ImageStore:
             raise DockerError("image ID prefix '%s' is ambiguous: it matches %d images (%s); give more digits"
                               % (name, len(found), ', '.join(map(short, found))))
         return Match(found[0]) if found else None
+
+
+def summary_of(inspect):
+    """What the store reads of an image list entry, from the image's inspect data."""
+    return {'Id': inspect['Id'], 'RepoTags': inspect.get('RepoTags'), 'RepoDigests': inspect.get('RepoDigests'),
+            'ParentId': inspect.get('Parent') or ''}
+
+
+def named_repositories(names):
+    """The repositories ``names`` are in, in the form the image list's reference filter takes; None when a
+    name may be an ID or is no reference, so that only a list of every image tells what it names."""
+    repositories = set()
+    for name in names:
+        if may_name_an_id(name):
+            return None
+        try:
+            repositories.add(parse_reference(name, default_tag=None).repository)
+        except DockerError:
+            return None
+    return sorted(repositories)
 
 
 def may_name_an_id(name):
@@ -270,10 +308,17 @@ class RemovalRules:
     def __init__(self, store, chains=None):
         self.store = store
         self.refs = dict((image_id, set(texts)) for image_id, texts in store.references.items())
-        self.parent = dict((image_id, summary.get('ParentId') or '') for image_id, summary in store.summaries.items())
+        self._parent = None
         self.containers = store.containers
         self.chains = chains or {}
         self.held = set(layer for container in self.containers for layer in self.chains.get(container.image_id, []))
+
+    @property
+    def parent(self):
+        # Asked only when a rule needs it: a narrowed store lists every image for it.
+        if self._parent is None:
+            self._parent = self.store.parents()
+        return self._parent
 
     def state(self, image_id):
         return names_state(image_id, self.refs[image_id], self.store.containerd) if image_id in self.refs else None
@@ -298,7 +343,9 @@ class RemovalRules:
                       key=lambda container: (container.name, container.id))
 
     def children(self, image_id):
-        return sorted(child for child, parent in self.parent.items() if parent == image_id and child in self.refs)
+        # A child outside a narrowed store is one no rule here removes.
+        return sorted(child for child, parent in self.parent.items()
+                      if parent == image_id and (child in self.refs or child not in self.store.summaries))
 
     @staticmethod
     def _named(containers):

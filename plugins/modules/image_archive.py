@@ -244,7 +244,7 @@ class ImageArchiver:
         names = self.params['names']
         if not names:
             raise DockerError('names must hold at least one image')
-        save, images, ids, store = [], {}, [], ImageStore.read(self.client)
+        save, images, ids, store = [], {}, [], ImageStore.read(self.client, names=names)
         for index, name in enumerate(names):
             where = 'names[%d]: ' % index if len(names) > 1 else ''
             try:

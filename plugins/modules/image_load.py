@@ -161,6 +161,7 @@ actions:
   sample: ["Loaded busybox:1.36 from /srv/images/busybox.tar"]
 '''
 
+import concurrent.futures
 import os
 
 from ansible_collections.dockyard.docker.plugins.module_utils._archive import (
@@ -198,8 +199,11 @@ class ImageLoader:
         manifest_ids = reports_manifest_ids(self.client.daemon_info())
         present = [self.inspect(image.ids) for image in images]
         outcome, missing, listed = plan_load(images, present, manifest_ids)
-        if missing:
-            read_archive(path, verify=True)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            # What the store held is read while the archive is checked, both before anything is loaded.
+            held = pool.submit(store_layers, self.client) if missing and not self.client.check_mode else None
+            if missing:
+                read_archive(path, verify=True)
         names = archive_names(images, listed)[0]
         log, transfer = '', file_transfer(0, layers_of(present), layers_of(present))
         if missing and self.params['disk_check']:
@@ -207,7 +211,7 @@ class ImageLoader:
         if missing:
             outcome.note('Loaded %s from %s' % (', '.join(names), path))
         if missing and not self.client.check_mode:
-            held = store_layers(self.client)
+            held = held.result()
             (log, size), started, seconds = timed(self._load, path)
             # By tag too: a classic archive loaded into the containerd store gets a manifest digest of its own.
             present = [self.inspect(image.ids + image.tags[:1]) for image in images]

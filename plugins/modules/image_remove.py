@@ -163,7 +163,7 @@ class ImageRemover:
         self.params = client.params
         if not self.params['name']:
             raise DockerError('name must hold at least one image')
-        self.store = ImageStore.read(client, with_containers=True)
+        self.store = ImageStore.read(client, with_containers=True, names=self.params['name'])
 
     def plan(self):
         """(name shown, what the daemon is asked for, state before, predicted records, predicted state after)."""

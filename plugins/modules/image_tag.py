@@ -184,10 +184,10 @@ class ImageTagger:
                     for target in targets)
 
     def run(self):
-        store = ImageStore.read(self.client)
+        targets = self.targets()
+        store = ImageStore.read(self.client, names=[self.params['name']] + targets)
         match = store.resolve(self.params['name'], self.params['tag'])
         name = shown_name(self.params['name'], self.params['tag'], match)
-        targets = self.targets()
         if match is None:
             raise DockerError('failed to tag %s as %s: no such image: %s' % (name, ', '.join(targets), name))
         keep = self.params['existing_images'] == 'keep'
@@ -205,7 +205,7 @@ class ImageTagger:
             afters = dict((target, predicted if target in tagged or befores[target]['Id'] == match.image_id
                            else befores[target]) for target in targets)
         else:
-            afters = self.named(ImageStore.read(self.client), targets)
+            afters = self.named(ImageStore.read(self.client, names=targets), targets)
         for target in targets:
             outcome.record(target, image_state(befores[target]), image_state(afters[target]))
             outcome.record_item('images', target_state(target, befores[target]), target_state(target, afters[target]))

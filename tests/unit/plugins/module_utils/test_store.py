@@ -17,8 +17,10 @@ import pytest
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._prune import (
     ContainerdPrunePlan, PrunePlan, image_facts, layer_sizes)
+from ansible_collections.dockyard.docker.plugins.module_utils._reference import parse_reference
 from ansible_collections.dockyard.docker.plugins.module_utils._store import (
-    Conflict, ImageStore, RemovalRules, carried_digests, chain_ids, uses_containerd_store)
+    Conflict, ImageStore, RemovalRules, carried_digests, chain_ids, named_repositories, summary_of,
+    uses_containerd_store)
 
 HERE = os.path.dirname(__file__)
 STORES = ['classic', 'containerd']
@@ -130,6 +132,44 @@ def test_rmi_replays_the_daemon_records_and_refusals(kind):
         assert 'answer' in step, (step, records)
         answer = [(key, entry[key]) for entry in step['answer'] for key in ('Untagged', 'Deleted') if entry.get(key)]
         assert records == answer, step['name']
+
+
+def test_only_references_narrow_the_store_to_their_repositories():
+    assert named_repositories(['fx/a:1', 'docker.io/library/busybox', 'busybox@sha256:' + 'a' * 64,
+                               '127.0.0.1:5000/fx/a']) == ['127.0.0.1:5000/fx/a', 'busybox', 'fx/a']
+    for name in ('f51ef810', 'sha256:f51e', 'sha256:' + 'a' * 64, 'cafe', 'Not A Name'):
+        assert named_repositories(['fx/a:1', name]) is None, name
+
+
+def _outcome(store, name):
+    """What rmi NAME does by the model of ``store``: the records and whether the image stays, or the refusal."""
+    match = store.resolve(name)
+    if match is None:
+        return None
+    rules = RemovalRules(store)
+    try:
+        return rules.remove(name, match, False, True), match.image_id in rules.refs
+    except Conflict as exc:
+        return str(exc)
+
+
+def test_a_store_narrowed_to_the_named_repositories_removes_as_the_whole_one():
+    record = recorded('containerd')
+    every = record['images']
+    present = set(summary['Id'] for summary in every)
+    tags = [tag for summary in every for tag in summary.get('RepoTags') or []]
+    references = tags + [step['name'] for step in record['rmi'] if named_repositories([step['name']])]
+    parents = set(summary['ParentId'] for summary in every if summary.get('ParentId'))
+    assert any(tag in tags for parent in parents for tag in ImageStore(every, True).references[parent]), \
+        'a tag of a parent image, whose child outside the repository keeps it'
+    for name in references:
+        repositories = named_repositories([name])
+        # The images the daemon's reference filter lists: those with a name in one of the repositories.
+        carrying = [summary_of(inspect) for image_id, inspect in record['inspect'].items() if image_id in present
+                    and any(parse_reference(text, default_tag=None).repository in repositories
+                            for text in (inspect.get('RepoTags') or []) + (inspect.get('RepoDigests') or []))]
+        narrowed = ImageStore(carrying, True, record['containers'], every_summary=lambda: every)
+        assert _outcome(narrowed, name) == _outcome(ImageStore(every, True, record['containers']), name), name
 
 
 @pytest.mark.parametrize('kind', STORES)
