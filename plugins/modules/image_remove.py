@@ -198,8 +198,11 @@ class ImageRemover:
             chains[image_id] = chain_ids((inspect or {}).get('RootFS', {}).get('Layers') or [])
         return chains
 
-    def apply(self, asked, image_id):
-        """Remove for real; (the daemon's records, the image's inspect data after), or None when it was gone already."""
+    def apply(self, asked, image_id, predicted, after):
+        """Remove for real; (the daemon's records, the image's state after), or None when it was gone already.
+
+        Records as the plan replayed them confirm its ``after``; others have the image inspected again.
+        """
         try:
             answer = self.client.remove_image(asked, force=self.params['force'], prune=self.params['prune'])
         except DockerError as exc:
@@ -207,7 +210,7 @@ class ImageRemover:
                 return None
             raise
         records = [(key, entry[key]) for entry in answer for key in ('Untagged', 'Deleted') if entry.get(key)]
-        return records, self.client.inspect_image(image_id)
+        return records, after if records == predicted else self.client.inspect_image(image_id)
 
     def run(self):
         """(result, error): a failure after some names were removed still reports what was done."""
@@ -220,7 +223,7 @@ class ImageRemover:
         for name, asked, before, predicted, after in steps:
             if not self.client.check_mode and before:
                 try:
-                    applied = self.apply(asked, before['Id'])
+                    applied = self.apply(asked, before['Id'], predicted, after)
                 except DockerError as exc:
                     error = str(exc)
                     break
