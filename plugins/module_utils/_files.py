@@ -20,6 +20,7 @@ would. Pure Python: importable on the controller too.
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import hashlib
 import os
@@ -147,8 +148,8 @@ def write_atomically(path, chunks, action, compression='none', check=None, keep_
     """Stream ``chunks`` into ``path`` through a temporary file in its directory; return ``(size, sha256)``.
 
     The temporary file is flushed, fsynced and, after ``check(temp_path)`` (which
-    may raise DockerError) accepts it, renamed over ``path`` (with ``keep_same``,
-    only when ``path`` does not already hold the same bytes). On any failure it is
+    may raise DockerError) accepts it, renamed over ``path``; with ``keep_same`` it
+    is dropped unsynced when ``path`` already holds the same bytes. On any failure it is
     removed, the previous ``path`` is untouched, and DockerError says why, after
     ``action`` (e.g. ``failed to write image archive PATH``).
     """
@@ -168,13 +169,13 @@ def write_atomically(path, chunks, action, compression='none', check=None, keep_
                 for chunk in chunks:
                     sink.write(chunk)
             raw.flush()
-            os.fsync(raw.fileno())
-        written = sink.size, sink.digest.hexdigest()
-        if keep_same and _same_content(path, *written):
+            written = sink.size, sink.digest.hexdigest()
+            same = keep_same and _same_content(path, *written)
+            if not same:
+                _sync_and_check(raw.fileno(), temp, check)
+        if same:
             os.unlink(temp)
             return written
-        if check is not None:
-            check(temp)
         _record_digest(temp, written[1])
         os.chmod(temp, _new_file_mode(path))
         os.replace(temp, path)
@@ -188,6 +189,17 @@ def write_atomically(path, chunks, action, compression='none', check=None, keep_
         raise
     _sync_directory(directory)
     return written
+
+
+def _sync_and_check(handle, temp, check):
+    """fsync the temporary file while ``check`` reads it: the one waits on the disk, the other reads the page cache."""
+    if check is None:
+        os.fsync(handle)
+        return
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        checking = pool.submit(check, temp)
+        os.fsync(handle)
+        checking.result()
 
 
 def _sync_directory(directory):
