@@ -134,21 +134,27 @@ def _split_domain(text, name):
     if sep and ('.' in first or ':' in first or first == 'localhost' or first != first.lower()):
         if not _DOMAIN.match(first):
             raise _invalid(text, "registry '%s' is not a valid host[:port]" % first)
-        domain = HUB_DOMAIN if first in _HUB_NAMES else first
-        return domain, rest
+        return _domain_of(first), rest
     return HUB_DOMAIN, name
 
 
-def _check_path(text, path):
+def _domain_of(host):
+    """The registry ``host`` names: Docker Hub under any of its names."""
+    return HUB_DOMAIN if host in _HUB_NAMES else host
+
+
+def _path_problem(path):
+    """Why ``path`` is no repository path, or None when it is one."""
     for component in path.split('/'):
         if not component:
-            raise _invalid(text, 'the repository has an empty path component')
+            return 'the repository has an empty path component'
         if _PATH_COMPONENT.match(component):
             continue
         if _PATH_COMPONENT.match(component.lower()):
-            raise _invalid(text, 'repository name must be lowercase')
-        raise _invalid(text, "repository path component '%s' may hold only lower-case letters, digits and "
-                             "single separators ('.', '_', '__', '-') between them" % component)
+            return 'repository name must be lowercase'
+        return ("repository path component '%s' may hold only lower-case letters, digits and "
+                "single separators ('.', '_', '__', '-') between them" % component)
+    return None
 
 
 def parse_reference(text, default_tag=DEFAULT_TAG):
@@ -168,7 +174,8 @@ def parse_reference(text, default_tag=DEFAULT_TAG):
     if not name:
         raise _invalid(text, 'the repository name is empty')
     domain, path = _split_domain(text, name)
-    _check_path(text, path)
+    if _path_problem(path):
+        raise _invalid(text, _path_problem(path))
     official = domain == HUB_DOMAIN and '/' not in path
     if official:
         path = 'library/' + path
@@ -253,17 +260,12 @@ def mirror_reference(source, registry):
     host, _sep, prefix = registry.strip('/').partition('/')
     if not _DOMAIN.match(host):
         raise DockerError("mirror registry '%s' does not start with a valid host[:port]" % registry)
-    if prefix:
-        try:
-            _check_path(prefix, prefix)
-        except DockerError as exc:
-            reason = str(exc).partition("': ")[2]
-            raise DockerError("mirror registry '%s' has an invalid path prefix: %s" % (registry, reason))
+    if prefix and _path_problem(prefix):
+        raise DockerError("mirror registry '%s' has an invalid path prefix: %s" % (registry, _path_problem(prefix)))
     if not reference.tag:
         raise DockerError("'%s' pins only a digest; a mirror needs a tag to push the image under" % source)
     path = '%s/%s' % (prefix, reference.path) if prefix else reference.path
     if len(path) > MAX_NAME_LENGTH:
         raise DockerError("'%s' in mirror registry '%s' would be longer than %d characters"
                           % (source, registry, MAX_NAME_LENGTH))
-    domain = HUB_DOMAIN if host in _HUB_NAMES else host
-    return ImageReference(domain, path, reference.tag, None)
+    return ImageReference(_domain_of(host), path, reference.tag, None)
