@@ -256,10 +256,10 @@ class ImagePusher:
         push.transfer = Transfer(layers_present=image_layers(push.image))
         push.remote_before = self.batch.retrying(lambda: self.client.remote_digest(target))
         push.pushed = push.remote_before not in carried_digests(push.image)
-        known = repo_digests(push.image, target.repository)
         if not push.pushed:
             push.remote_after = push.remote_before
         elif self.client.check_mode:
+            known = repo_digests(push.image, target.repository)
             push.remote_after = known[0] if len(known) == 1 else None
         if self.client.check_mode:
             return push
