@@ -16,6 +16,7 @@ Run it with ``benchmarks/run archive``; it is never part of the test suite (it w
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import subprocess
@@ -171,22 +172,49 @@ def main():
                         help='random payload of each image, smallest first; the last must be at least 1024')
     parser.add_argument('--collections', default=str(REPO / '.build'))
     parser.add_argument('--workdir', default=None, help='where the rootfs and archives are written (default: TMPDIR)')
-    parser.add_argument('--output', default=str(REPO / 'benchmarks' / 'results' / 'archive_memory.json'))
+    parser.add_argument('--output', default=str(REPO / 'benchmarks' / 'results'),
+                        help='where archive.json and archive.md are written')
     args = parser.parse_args()
     if args.sizes_mib[-1] < 1024:
         parser.error('the largest image must hold at least 1024 MiB')
-    report = Bench(args).run()
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(report, indent=2) + '\n')
-    print('%-10s %-18s %14s %14s %10s' % ('payload', 'who', 'save RSS MiB', 'load RSS MiB', 'save s'))
+    bench = Bench(args)
+    report = dict(bench.run(), engine=engine_line(bench.api),
+                  date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / 'archive.json').write_text(json.dumps(report, indent=2) + '\n')
+    (output / 'archive.md').write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
+def engine_line(api):
+    version = api.version()
+    status = dict(api.info().get('DriverStatus') or [])
+    store = 'containerd image store' if status.get('driver-type') == 'io.containerd.snapshotter.v1' else 'classic store'
+    return 'Docker %s (API %s), %s' % (version['Version'], version['ApiVersion'], store)
+
+
+def markdown(report):
+    """The report as the table the docs include: for each size and way, peak memory and seconds."""
+    lines = ['# Archive benchmark: peak memory and time of save and load', '',
+             '- Engine: %s' % report['engine'], '- When: %s, one run per cell' % report['date'],
+             '- Peak memory: the resident set size of the one process doing the work (the module process, as on a '
+             'managed host, or the docker CLI; the daemon works for all three)', '',
+             '| image | way | save: peak MiB | save: s | load: peak MiB | load: s |', '|---|---|---|---|---|---|']
     for run in report['runs']:
         for who, rss in run['peak_rss_mib'].items():
-            print('%7d MiB %-18s %14.1f %14.1f %10.2f' % (run['payload_mib'], who, rss['save'], rss['load'],
-                                                          run['seconds'][who]['save']))
-    for verb, ratios in report['ratios_at_largest_size'].items():
-        print('%s: %s' % (verb, ', '.join('%s %.2fx' % item for item in sorted(ratios.items()))))
-    print('ratios are peak RSS of the dockyard module process / the other; big_vs_small near 1 means flat memory')
-    return 0
+            seconds = run['seconds'][who]
+            lines.append('| %d MiB (archive %.0f MiB) | %s | %.1f | %.2f | %.1f | %.2f |' % (
+                run['payload_mib'], run['archive_mib'], who, rss['save'], seconds['save'], rss['load'], seconds['load']))
+    big = report['runs'][-1]['seconds']
+    lines += ['', 'At the largest size, dockyard.docker against the docker CLI: save %.2f× the time, load %.2f×; '
+              'peak memory against its own at the smallest size: save %.2f×, load %.2f×.' % (
+                  big['dockyard.docker']['save'] / big['docker CLI']['save'],
+                  big['dockyard.docker']['load'] / big['docker CLI']['load'],
+                  report['ratios_at_largest_size']['save']['dockyard_big_vs_small'],
+                  report['ratios_at_largest_size']['load']['dockyard_big_vs_small']), '']
+    return '\n'.join(lines)
 
 
 if __name__ == '__main__':
