@@ -103,9 +103,15 @@ def layers_of(inspects):
                for chain in chain_ids(((inspect.get('RootFS') or {}).get('Layers')) or []))
 
 
-def store_layers(client):
-    """The layers of every image the engine holds (one inspect per image: the image list names no layers)."""
-    return layers_of(client.inspect_images(summary['Id'] for summary in client.list_images()))
+def store_inspects(client):
+    """Inspect data of every image the engine holds (one inspect per image: the image list names no layers)."""
+    return client.inspect_images(summary['Id'] for summary in client.list_images())
+
+
+def layers_before(inspects, added):
+    """The layers the store held before images were ``added`` (their IDs), from ``inspects`` read at any time since:
+    images are immutable and a load only adds, so those read, less the ones added, are the ones there were."""
+    return layers_of(inspect for inspect in inspects if inspect and inspect['Id'] not in added)
 
 
 def file_transfer(size, layers, present=(), seconds=0.0, started=None):

@@ -174,7 +174,13 @@ from ansible_collections.dockyard.docker.plugins.module_utils._client import Doc
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import ABSENT, image_state
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 from ansible_collections.dockyard.docker.plugins.module_utils._space import check_load
-from ansible_collections.dockyard.docker.plugins.module_utils._transfer import file_transfer, layers_of, store_layers, timed
+from ansible_collections.dockyard.docker.plugins.module_utils._transfer import (
+    file_transfer,
+    layers_before,
+    layers_of,
+    store_inspects,
+    timed,
+)
 
 
 class ImageLoader:
@@ -199,31 +205,37 @@ class ImageLoader:
         manifest_ids = reports_manifest_ids(self.client.daemon_info())
         present = [self.inspect(image.ids) for image in images]
         outcome, missing, listed = plan_load(images, present, manifest_ids)
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            # What the store held is read while the archive is checked, both before anything is loaded.
-            held = pool.submit(store_layers, self.client) if missing and not self.client.check_mode else None
-            if missing:
-                read_archive(path, verify=True)
         names = archive_names(images, listed)[0]
         log, transfer = '', file_transfer(0, layers_of(present), layers_of(present))
-        if missing and self.params['disk_check']:
-            check_load(self.client, archive.content_bytes, 'failed to load %s' % path)
         if missing:
             outcome.note('Loaded %s from %s' % (', '.join(names), path))
-        if missing and not self.client.check_mode:
-            held = held.result()
-            (log, size), started, seconds = timed(self._load, path)
-            # By tag too: a classic archive loaded into the containerd store gets a manifest digest of its own.
-            present = [self.inspect(image.ids + image.tags[:1]) for image in images]
-            for image, inspect in zip(images, present):
-                if not inspect or not set(image.tags) <= set(inspect.get('RepoTags') or []):
-                    raise DockerError('failed to load %s: the daemon did not load image %s with tags %s'
-                                      % (path, image.ids[0], ', '.join(image.tags) or 'none'))
-                outcome.record(inspect['Id'], outcome.before.get(inspect['Id'], ABSENT), image_state(inspect))
-            listed = present
-            transfer = file_transfer(size, layers_of(present), held, seconds, started)
+        loading = missing and not self.client.check_mode
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            # Reading every image takes seconds on the containerd store: it runs beside the check and the load.
+            store = pool.submit(store_inspects, self.client) if loading else None
+            if missing:
+                read_archive(path, verify=True)
+            if missing and self.params['disk_check']:
+                check_load(self.client, archive.content_bytes, 'failed to load %s' % path)
+            if loading:
+                (log, size), started, seconds = timed(self._load, path)
+                listed = self.loaded(path, images, outcome)
+                added = set(inspect['Id'] for inspect in listed) - set(inspect['Id'] for inspect in present if inspect)
+                transfer = file_transfer(size, layers_of(listed), layers_before(store.result(), added),
+                                         seconds, started)
         return outcome.result(self.client.diff_mode, images=archive_names(images, listed)[1], image_names=names,
                               stdout=log, transfer=transfer.as_dict())
+
+    def loaded(self, path, images, outcome):
+        """Inspect data of ``images`` after the load, recorded in ``outcome``; an error for one not loaded as named."""
+        # By tag too: a classic archive loaded into the containerd store gets a manifest digest of its own.
+        present = [self.inspect(image.ids + image.tags[:1]) for image in images]
+        for image, inspect in zip(images, present):
+            if not inspect or not set(image.tags) <= set(inspect.get('RepoTags') or []):
+                raise DockerError('failed to load %s: the daemon did not load image %s with tags %s'
+                                  % (path, image.ids[0], ', '.join(image.tags) or 'none'))
+            outcome.record(inspect['Id'], outcome.before.get(inspect['Id'], ABSENT), image_state(inspect))
+        return present
 
     def _load(self, path):
         try:

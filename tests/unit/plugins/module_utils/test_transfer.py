@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.dockyard.docker.plugins.module_utils._stream import read_stream
 from ansible_collections.dockyard.docker.plugins.module_utils._transfer import (
-    Transfer, file_transfer, image_layers, layers_of, pull_transfer, push_transfer, timed, total)
+    Transfer, file_transfer, image_layers, layers_before, layers_of, pull_transfer, push_transfer, timed, total)
 
 HERE = os.path.dirname(__file__)
 with open(os.path.join(HERE, 'fixtures', 'streams.json')) as handle:
@@ -113,3 +113,12 @@ def test_an_archive_counts_its_layers_and_those_already_there():
     assert loaded.as_dict() == {'bytes': 4096, 'layers': 1, 'layers_present': 1, 'seconds': 0.5}
     assert figures(file_transfer(0, layers_of([child]), layers_of([child]))) == {
         'bytes': 0, 'layers': 0, 'layers_present': 2}
+
+
+def test_the_layers_held_before_a_load_leave_out_the_images_it_added():
+    base = {'Id': 'sha256:' + '1' * 64, 'RootFS': {'Layers': ['sha256:' + 'a' * 64]}}
+    child = {'Id': 'sha256:' + '2' * 64, 'RootFS': {'Layers': ['sha256:' + 'a' * 64, 'sha256:' + 'b' * 64]}}
+    # Read while the child was being loaded: the list may or may not have caught it.
+    assert layers_before([base, child], added={child['Id']}) == layers_of([base])
+    assert layers_before([base, None], added={child['Id']}) == layers_of([base])
+    assert layers_before([base, child], added=set()) == layers_of([base, child])
