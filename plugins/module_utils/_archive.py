@@ -144,6 +144,7 @@ def _wanted_content(name, size):
 
 
 def _read_member(tar, info, verify):
+    """Reads one member (a generator: it yields how far into a plain tar it has read) and returns its ``_Member``."""
     member = _Member(info.size)
     keep = _wanted_content(info.name, info.size)
     if not (keep or verify):
@@ -151,17 +152,18 @@ def _read_member(tar, info, verify):
     handle = tar.extractfile(info)
     digest = hashlib.sha256()
     parts = []
-    first = True
+    done = 0
     for chunk in iter(lambda: handle.read(CHUNK_SIZE), b''):
-        if first:
+        if not done:
             member.head = chunk[:8]
             keep = keep and chunk[:1] in (b'{', b'[')
-            first = False
             if not (keep or verify):
                 return member
         digest.update(chunk)
         if keep:
             parts.append(chunk)
+        done += len(chunk)
+        yield info.offset_data + done
     member.sha256 = digest.hexdigest()
     if keep and parts:
         member.content = b''.join(parts)
@@ -182,12 +184,14 @@ class _Walker:
         self.links = {}
         self.end = 0  # where the data of the last member ends
 
-    def walk(self, tar):
+    def steps(self, tar):
+        """Walks the members, yielding after each header and chunk read how far into a plain tar the walk has come."""
         for info in tar:
             name = _normal(info.name)
             self.end = max(self.end, info.offset_data + info.size)
+            yield info.offset_data
             if info.isfile():
-                self.files[name] = _read_member(tar, info, self.verify)
+                self.files[name] = yield from _read_member(tar, info, self.verify)
             elif info.issym():
                 self.links[name] = _normal(posixpath.join(posixpath.dirname(name), info.linkname))
             elif info.islnk():
@@ -423,6 +427,36 @@ def read_archive(path, verify=False):
     its image config, so a corrupt archive is refused before any of it reaches
     the daemon.
     """
+    walk = _walk(path, verify)
+    while True:
+        try:
+            next(walk)
+        except StopIteration as end:
+            return end.value
+
+
+def checked_chunks(path):
+    """The bytes of the plain (uncompressed) archive ``path`` for ``docker load``, checked as ``read_archive`` checks
+    them with ``verify``, in the same pass: a chunk goes out once the check has read past it, and the end of the tar
+    only after the whole archive passed, so a daemon reading the stream cannot finish loading an archive the check
+    refuses (the body it gets is cut short, which fails the load on either image store)."""
+    walk = _walk(path, verify=True)
+    with open(path, 'rb') as source:
+        sent = 0
+        try:
+            while True:
+                checked = next(walk)
+                while checked - sent >= CHUNK_SIZE:
+                    chunk = source.read(CHUNK_SIZE)
+                    sent += len(chunk)
+                    yield chunk
+        except StopIteration:
+            pass
+        yield from iter(lambda: source.read(CHUNK_SIZE), b'')
+
+
+def _walk(path, verify):
+    """``read_archive`` as a generator: it yields how far into a plain tar the walk has come, and returns the Archive."""
     try:
         compression = detect_compression(path)
     except OSError as exc:
@@ -432,7 +466,7 @@ def read_archive(path, verify=False):
     try:
         tar, stream = _open_tar(path, compression)
         with tar:
-            walker.walk(tar)
+            yield from walker.steps(tar)
             if compression == 'none' and os.path.getsize(path) < max(walker.end, tar.offset + 2 * tarfile.BLOCKSIZE):
                 # Reading with seeks stops quietly at a cut; a whole tar ends with two zero blocks.
                 raise tarfile.ReadError('unexpected end of data')

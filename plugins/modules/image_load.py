@@ -21,10 +21,13 @@ description:
     daemon may report it by (its manifest or index digest on the containerd image store, its config
     digest on the classic one). When all images are present with the archive's tags, nothing is loaded
     and the result is C(ok); C(changed) means an image or a tag was added or moved.
-  - The archive is checked before anything reaches the daemon. Each manifest, image config and layer
+  - The archive is checked before the daemon can load any of it. Each manifest, image config and layer
     it names must be in it, each blob must match the digest in its name, and each uncompressed layer the
     digest its image config gives. A file that is missing, not an image archive, cut short or corrupt
     fails with a message saying so, and no image from it is loaded under its tags.
+  - An uncompressed archive is checked in the same pass that sends it, and the end of the tar is sent
+    only once all of it passed, so the daemon never gets a whole archive that fails the check. A
+    compressed one is read and checked whole first.
   - With O(src), the archive is read on the controller and the host is asked which of its images it
     has; the file is sent to the host only when the host lacks one of them or one of their tags, so
     loading the same archive on a whole fleet again transfers nothing.
@@ -166,6 +169,7 @@ import os
 
 from ansible_collections.dockyard.docker.plugins.module_utils._archive import (
     archive_names,
+    checked_chunks,
     plan_load,
     read_archive,
     reports_manifest_ids,
@@ -213,12 +217,13 @@ class ImageLoader:
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             # Reading every image takes seconds on the containerd store: it runs beside the check and the load.
             store = pool.submit(store_inspects, self.client) if loading else None
-            if missing:
-                read_archive(path, verify=True)
+            plain = archive.compression == 'none'
+            if missing and (self.client.check_mode or not plain):
+                read_archive(path, verify=True)  # in one pass with the load when the archive is a plain tar
             if missing and self.params['disk_check']:
                 check_load(self.client, archive.content_bytes, 'failed to load %s' % path)
             if loading:
-                (log, size), started, seconds = timed(self._load, path)
+                (log, size), started, seconds = timed(self._load, path, plain)
                 listed = self.loaded(path, images, outcome)
                 added = set(inspect['Id'] for inspect in listed) - set(inspect['Id'] for inspect in present if inspect)
                 transfer = file_transfer(size, layers_of(listed), layers_before(store.result(), added),
@@ -237,12 +242,17 @@ class ImageLoader:
             outcome.record(inspect['Id'], outcome.before.get(inspect['Id'], ABSENT), image_state(inspect))
         return present
 
-    def _load(self, path):
+    def _load(self, path, plain):
         try:
             with open(path, 'rb') as handle:
-                return self.client.load_images(handle, path).log, os.fstat(handle.fileno()).st_size
+                size = os.fstat(handle.fileno()).st_size
+                return self.client.load_images(checked_chunks(path) if plain else handle, path).log, size
         except OSError as exc:
             raise DockerError('failed to load %s: %s' % (path, exc.strerror or exc))
+        except DockerError:
+            if plain:
+                read_archive(path, verify=True)  # what is wrong with the archive, rather than how its upload broke
+            raise
 
 
 def main():

@@ -161,16 +161,21 @@ def test_a_moved_tag_is_loaded_back(ansible, engine, unique, tmp_path):
     assert again['changed'] is False
 
 
-def _flip_a_layer_byte(path):
-    """Change one byte inside the data of the first layer manifest.json names, keeping the tar itself whole.
+def _flip_a_layer_byte(path, last=False):
+    """Change one byte inside the data of the first layer manifest.json names, keeping the tar itself whole; with
+    ``last``, of the layer that comes last in the tar, whose bytes reach the daemon last.
 
     That is ``<id>/layer.tar`` in the classic layout and ``blobs/sha256/<digest>`` in the OCI one.
     """
     with tarfile.open(path) as tar:
-        first = json.load(tar.extractfile('manifest.json'))[0]['Layers'][0]
-        layer = tar.getmember(first)
-        while layer.issym():
-            layer = tar.getmember(os.path.normpath(os.path.join(os.path.dirname(layer.name), layer.linkname)))
+        layers = []
+        for entry in json.load(tar.extractfile('manifest.json')):
+            for name in entry['Layers']:
+                layer = tar.getmember(name)
+                while layer.issym():
+                    layer = tar.getmember(os.path.normpath(os.path.join(os.path.dirname(layer.name), layer.linkname)))
+                layers.append(layer)
+        layer = max(layers, key=lambda member: member.offset_data) if last else layers[0]
         assert layer.size > 4096, 'busybox makes a layer of more than a few blocks'
         offset = layer.offset_data + layer.size // 2
     with open(path, 'r+b') as handle:
@@ -207,6 +212,23 @@ def test_broken_archives_fail_cleanly_and_load_nothing(ansible, engine, unique, 
     assert results[3]['msg'] == '%s is truncated or corrupt: unexpected end of data' % truncated
     assert results[4]['msg'].startswith('%s is corrupt: layer ' % corrupt)
     assert 'does not match its digest sha256:' in results[4]['msg']
+    for name, image_id in ids.items():
+        assert engine.image_id(name) is None, 'no image is left under the archive tags'
+        assert engine.image_id(image_id) is None
+
+
+@pytest.mark.fault('an archive whose last layer is corrupt, checked while the daemon already reads it')
+def test_an_archive_corrupt_at_its_end_loads_none_of_its_images(ansible, engine, unique, tmp_path):
+    """A plain archive is checked as it is sent: most of it reaches the daemon before the check finds the spoilt
+    layer, the end of the tar is held back, and the load is cut short: not even the image whose layers were whole
+    loads."""
+    path, ids = two_images(engine, unique, tmp_path)
+    _flip_a_layer_byte(str(path), last=True)
+
+    result = ansible.module('image_load', path=str(path))
+    assert result['failed'] is True
+    assert result['msg'].startswith('%s is corrupt: layer ' % path)
+    assert 'does not match its digest sha256:' in result['msg']
     for name, image_id in ids.items():
         assert engine.image_id(name) is None, 'no image is left under the archive tags'
         assert engine.image_id(image_id) is None
@@ -260,7 +282,7 @@ def test_wrong_options_and_broken_controller_archives_send_nothing(ansible, tmp_
 
 def test_an_archive_whose_images_are_present_is_read_for_its_index_only(ansible, engine, unique, tmp_path):
     """A re-run reads the manifests and configs, not the layers: a layer spoilt on disk goes unnoticed until
-    an image is missing, when the whole archive is checked before the daemon sees any of it."""
+    an image is missing, when the whole archive is checked before the daemon can finish loading any of it."""
     path, ids = two_images(engine, unique, tmp_path)
     loaded = ansible.module('image_load', path=str(path))
     assert loaded['changed'] is True

@@ -21,11 +21,13 @@ import pytest
 
 from ansible_collections.dockyard.docker.plugins.module_utils._archive import (
     archive_names,
+    checked_chunks,
     detect_compression,
     plan_load,
     read_archive,
     reports_manifest_ids,
 )
+from ansible_collections.dockyard.docker.plugins.module_utils import _archive
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError
 
 FIXTURES = Path(__file__).resolve().parent / 'fixtures'
@@ -442,6 +444,37 @@ def test_a_changed_blob_outside_any_image_is_caught_when_verifying(tmp_path):
     with pytest.raises(DockerError) as error:
         read_archive(path, verify=True)
     assert str(error.value) == '%s is corrupt: blob %s does not match its digest' % (path, stray)
+
+
+def _end_of_last_member(path):
+    """Where the last member's data ends, rounded to a block: what follows is the end of the tar."""
+    with tarfile.open(path) as tar:
+        last = tar.getmembers()[-1]
+    return last.offset_data + -(-last.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+
+
+def test_a_plain_archive_is_sent_as_it_is_checked(builder, tmp_path, monkeypatch):
+    monkeypatch.setattr(_archive, 'CHUNK_SIZE', 1024)
+    builder.add_image('a', ['app:1'], layers=2)
+    path = builder.write(tmp_path / 'images.tar')
+    chunks = list(checked_chunks(path))
+    assert b''.join(chunks) == Path(path).read_bytes()
+    assert len(chunks) > 2 and max(len(chunk) for chunk in chunks) == 1024
+
+
+def test_a_corrupt_plain_archive_is_refused_before_the_end_of_its_tar_is_sent(builder, tmp_path, monkeypatch):
+    monkeypatch.setattr(_archive, 'CHUNK_SIZE', 1024)
+    builder.add_image('a', ['app:1'])
+    layer = builder.manifest[0]['Layers'][0]
+    builder.replace(layer, lambda blob: blob[:-1] + bytes([blob[-1] ^ 0xFF]))
+    path = builder.write(tmp_path / 'images.tar')
+    sent = []
+    with pytest.raises(DockerError) as error:
+        for chunk in checked_chunks(path):
+            sent.append(chunk)
+    assert str(error.value) == str(pytest.raises(DockerError, read_archive, path, verify=True).value)
+    assert sent, 'what was checked went out before the end'
+    assert len(b''.join(sent)) <= _end_of_last_member(path), 'the daemon never got the end of the tar'
 
 
 def test_a_config_that_does_not_match_its_name(builder, tmp_path):
