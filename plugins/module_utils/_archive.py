@@ -31,6 +31,7 @@ loading an archive would change, for the module and the action plugin alike.
 from __future__ import annotations
 
 import bz2
+import concurrent.futures
 import gzip
 import hashlib
 import json
@@ -39,6 +40,7 @@ import os
 import posixpath
 import re
 import tarfile
+import threading
 import zlib
 
 from ansible_collections.dockyard.docker.plugins.module_utils._diff import Outcome, image_state
@@ -437,22 +439,61 @@ def read_archive(path, verify=False):
 
 def checked_chunks(path):
     """The bytes of the plain (uncompressed) archive ``path`` for ``docker load``, checked as ``read_archive`` checks
-    them with ``verify``, in the same pass: a chunk goes out once the check has read past it, and the end of the tar
-    only after the whole archive passed, so a daemon reading the stream cannot finish loading an archive the check
-    refuses (the body it gets is cut short, which fails the load on either image store)."""
-    walk = _walk(path, verify=True)
-    with open(path, 'rb') as source:
-        sent = 0
+    them with ``verify``, in the same pass: the check runs in a thread ahead of the sender, a chunk goes out once
+    the check has read past it, and the end of the tar only after the whole archive passed, so a daemon reading the
+    stream cannot finish loading an archive the check refuses (the body it gets is cut short, which fails the load
+    on either image store)."""
+    progress = _Progress()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        checking = pool.submit(progress.follow, _walk(path, verify=True))
         try:
-            while True:
-                checked = next(walk)
-                while checked - sent >= CHUNK_SIZE:
-                    chunk = source.read(CHUNK_SIZE)
-                    sent += len(chunk)
-                    yield chunk
-        except StopIteration:
-            pass
-        yield from iter(lambda: source.read(CHUNK_SIZE), b'')
+            with open(path, 'rb') as source:
+                sent, done = 0, False
+                while not done:
+                    checked, done = progress.wait_past(sent + CHUNK_SIZE)
+                    if done:
+                        checking.result()  # the check's refusal, before anything more is sent
+                    while checked - sent >= CHUNK_SIZE:
+                        chunk = source.read(CHUNK_SIZE)
+                        sent += len(chunk)
+                        yield chunk
+                yield from iter(lambda: source.read(CHUNK_SIZE), b'')
+        finally:
+            progress.stop()
+
+
+class _Progress:
+    """How far a walk in another thread has checked a tar, for the sender to wait on."""
+
+    def __init__(self):
+        self.condition = threading.Condition()
+        self.position = 0
+        self.done = False
+        self.stopped = False
+
+    def follow(self, walk):
+        try:
+            for position in walk:
+                with self.condition:
+                    if self.stopped:
+                        walk.close()
+                        return
+                    self.position = position
+                    self.condition.notify()
+        finally:
+            with self.condition:
+                self.done = True
+                self.condition.notify()
+
+    def wait_past(self, wanted):
+        """``(position, done)`` once the walk has come to ``wanted`` or ended."""
+        with self.condition:
+            self.condition.wait_for(lambda: self.done or self.position >= wanted)
+            return self.position, self.done
+
+    def stop(self):
+        with self.condition:
+            self.stopped = True
 
 
 def _walk(path, verify):

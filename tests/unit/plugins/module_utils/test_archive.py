@@ -473,7 +473,6 @@ def test_a_corrupt_plain_archive_is_refused_before_the_end_of_its_tar_is_sent(bu
         for chunk in checked_chunks(path):
             sent.append(chunk)
     assert str(error.value) == str(pytest.raises(DockerError, read_archive, path, verify=True).value)
-    assert sent, 'what was checked went out before the end'
     assert len(b''.join(sent)) <= _end_of_last_member(path), 'the daemon never got the end of the tar'
 
 
