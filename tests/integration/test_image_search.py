@@ -124,14 +124,30 @@ def test_catalog_finds_repositories_by_term_and_lists_their_tags(ansible, engine
         assert result['results'] == [{'name': 'search-%s/app' % unique, 'tags': ['1.0', '2.0']},
                                      {'name': 'search-%s/db' % unique, 'tags': ['1.0']}]
 
+    # The registry keeps what earlier runs pushed: the empty term is asked for all of it.
+    catalog = _catalog(registry)
     names, first, everything = ansible.run(
         task('image_search', registry=registry, term=unique),
         task('image_search', registry=registry, term=unique, limit=1),
-        task('image_search', registry=registry, term='', limit=100)).results
+        task('image_search', registry=registry, term='', limit=len(catalog))).results
     assert names['results'] == [{'name': 'elsewhere-%s' % unique}, {'name': 'search-%s/app' % unique},
                                 {'name': 'search-%s/db' % unique}]
     assert first['results'] == [{'name': 'elsewhere-%s' % unique}]
+    assert everything['results'] == [{'name': name} for name in catalog]
     assert {'name': 'search-%s/db' % unique} in everything['results']
+
+
+def _catalog(registry):
+    """Every repository the registry holds, in its order, page by page as its API hands them out."""
+    names, url = [], '%s/v2/_catalog?n=100' % registry
+    while url:
+        response = requests.get(url, timeout=30)
+        response.raise_for_status()
+        names.extend(response.json()['repositories'])
+        url = response.links.get('next', {}).get('url')
+        if url and url.startswith('/'):
+            url = registry + url
+    return names
 
 
 def _copy_repository(session, url, source, tag, target):
