@@ -26,6 +26,7 @@ import http.client
 import json
 import os
 import ssl
+import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -61,6 +62,11 @@ STREAM_CHUNK_SIZE = 1024 * 1024
 MAX_POOL_SIZE = 16
 # Inspects of many images at once: the containerd image store takes tens of milliseconds to answer one.
 INSPECT_PARALLEL = 8
+# The containerd image store answers a read of an image that another client is deleting at that moment
+# with a 500 that asks to retry; read again, the answer is the image or 404. The pause doubles per try.
+INCONSISTENT_READ = 'consistency error: data changed during operation'
+INCONSISTENT_READ_TRIES = 5
+INCONSISTENT_READ_PAUSE = 0.02
 
 DOCKER_COMMON_ARGS = dict(
     docker_host=dict(type='str', default=DEFAULT_DOCKER_HOST, aliases=['docker_url'],
@@ -156,6 +162,17 @@ def connection_message(docker_host, exc):
     else:
         reason = str(exc)
     return 'Cannot connect to the Docker daemon at %s: %s' % (docker_host, reason)
+
+
+def read_consistently(read, *args):
+    """``read(*args)``, read again while the daemon answers that the image changed under the read."""
+    for attempt in range(INCONSISTENT_READ_TRIES):
+        try:
+            return read(*args)
+        except docker_errors.APIError as exc:
+            if attempt + 1 == INCONSISTENT_READ_TRIES or INCONSISTENT_READ not in str(exc.explanation or ''):
+                raise
+        time.sleep(INCONSISTENT_READ_PAUSE * 2 ** attempt)
 
 
 @contextlib.contextmanager
@@ -301,7 +318,7 @@ class DockerImageClient:
         """Inspect data of ``name`` (reference or ID), or None when there is no such image."""
         with self._calling('failed to inspect image %s' % name):
             try:
-                return self.api.inspect_image(name)
+                return read_consistently(self.api.inspect_image, name)
             except docker_errors.NotFound:
                 return None
 
@@ -319,7 +336,7 @@ class DockerImageClient:
 
     def image_history(self, name):
         with self._calling('failed to read the history of image %s' % name):
-            return self.api.history(name)
+            return read_consistently(self.api.history, name)
 
     def daemon_info(self):
         """``docker info``, read once per task: among others the daemon's clock and time zone, in ``SystemTime``."""

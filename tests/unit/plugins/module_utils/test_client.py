@@ -11,7 +11,8 @@ from docker import errors as docker_errors
 from urllib3 import exceptions as urllib3_errors
 
 from ansible_collections.dockyard.docker.plugins.module_utils._batch import RETRY_AFTER_MAX, Batch, retry_wait
-from ansible_collections.dockyard.docker.plugins.module_utils._client import calling, connection_message
+from ansible_collections.dockyard.docker.plugins.module_utils import _client
+from ansible_collections.dockyard.docker.plugins.module_utils._client import calling, connection_message, read_consistently
 from ansible_collections.dockyard.docker.plugins.module_utils._errors import DockerError, retry_after_seconds, transient_status
 from ansible_collections.dockyard.docker.plugins.module_utils._stream import read_stream
 
@@ -102,6 +103,55 @@ def test_other_sdk_failures_are_not_transient():
     error = failure(invalid)
     assert str(error) == 'failed to pull x: bad version'
     assert error.transient is False
+
+
+INCONSISTENT = 'consistency error: data changed during operation, retry'
+
+
+class Answers:
+    """A read that raises ``failures`` (status, message) in turn, then returns its argument."""
+
+    def __init__(self, *failures):
+        self.failures = list(failures)
+        self.calls = 0
+
+    def __call__(self, name):
+        self.calls += 1
+        if self.failures:
+            api_error(*self.failures.pop(0))
+        return {'Id': name}
+
+
+@pytest.fixture
+def pauses(monkeypatch):
+    waited = []
+    monkeypatch.setattr(_client.time, 'sleep', waited.append)
+    return waited
+
+
+def test_a_read_the_containerd_store_calls_inconsistent_is_made_again(pauses):
+    read = Answers((500, INCONSISTENT), (500, INCONSISTENT))
+    assert read_consistently(read, 'sha256:ab') == {'Id': 'sha256:ab'}
+    assert read.calls == 3
+    assert pauses == [0.02, 0.04]
+
+
+def test_a_read_inconsistent_at_every_try_fails_with_the_daemons_words(pauses):
+    read = Answers(*[(500, INCONSISTENT)] * 5)
+    with pytest.raises(docker_errors.APIError) as caught:
+        read_consistently(read, 'sha256:ab')
+    assert caught.value.explanation == INCONSISTENT
+    assert read.calls == 5
+    assert len(pauses) == 4
+
+
+@pytest.mark.parametrize('status, message', [(500, 'failed to read the content store'), (404, 'No such image: x')])
+def test_other_failures_of_a_read_are_not_read_again(pauses, status, message):
+    read = Answers((status, message))
+    with pytest.raises(docker_errors.APIError):
+        read_consistently(read, 'x')
+    assert read.calls == 1
+    assert pauses == []
 
 
 def stream_failure(event):
