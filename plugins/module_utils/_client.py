@@ -148,17 +148,21 @@ def _tls_config(plan):
     return DaemonTLS()
 
 
+CLOSED_MID_REQUEST = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
 def connection_message(docker_host, exc):
     refused = _verification_failure(exc)
     if refused:
         return ('Cannot connect to the Docker daemon at %s: its TLS certificate did not verify (%s); check ca_path '
                 'and tls_hostname' % (docker_host, refused))
     cause = _innermost_os_error(exc)
-    if cause is not None:
-        reason = cause.strerror
-    elif any(isinstance(current, http.client.RemoteDisconnected) for current in causes(exc)):
+    if any(isinstance(current, CLOSED_MID_REQUEST) for current in causes(exc)):
         # The daemon ended (or dropped) the connection before its answer: a crash or a restart mid-request.
+        # Which of these the client sees depends on whether it was still sending the body at that moment.
         reason = 'the connection was closed before the daemon answered'
+    elif cause is not None:
+        reason = cause.strerror
     else:
         reason = str(exc)
     return 'Cannot connect to the Docker daemon at %s: %s' % (docker_host, reason)

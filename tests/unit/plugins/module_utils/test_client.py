@@ -276,9 +276,14 @@ def test_other_connection_failures_keep_the_system_s_words():
         'Cannot connect to the Docker daemon at tcp://192.0.2.1:2376: Connection refused')
 
 
-def test_a_daemon_that_closed_the_connection_unanswered_is_named_as_such():
-    aborted = requests.exceptions.ConnectionError(urllib3_errors.ProtocolError(
-        'Connection aborted.', http.client.RemoteDisconnected('Remote end closed connection without response')))
+@pytest.mark.parametrize('closed', [
+    http.client.RemoteDisconnected('Remote end closed connection without response'),
+    # The daemon gone while the body of a load was still being sent.
+    ConnectionResetError(104, 'Connection reset by peer'),
+    BrokenPipeError(32, 'Broken pipe'),
+])
+def test_a_daemon_that_closed_the_connection_unanswered_is_named_as_such(closed):
+    aborted = requests.exceptions.ConnectionError(urllib3_errors.ProtocolError('Connection aborted.', closed))
     assert connection_message('unix:///run/docker.sock', aborted) == (
         'Cannot connect to the Docker daemon at unix:///run/docker.sock: the connection was closed before the daemon '
         'answered')
