@@ -83,6 +83,15 @@ class Engine:
             raise AssertionError('docker %s failed: %s' % (' '.join(args), completed.stderr))
         return completed.stdout
 
+    def run_output(self, *args):
+        """What a container of ``docker run --rm --network none ARGS`` printed to stdout (scripts/run-output)."""
+        completed = subprocess.run([str(REPO / 'scripts' / 'run-output'), *args], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, check=False,
+                                   env=dict(os.environ, DOCKER_HOST=self.host))
+        if completed.returncode:
+            raise AssertionError('scripts/run-output %s failed: %s' % (' '.join(args), completed.stderr))
+        return completed.stdout
+
     def make_image(self, reference, marker=None):
         """Import a fresh busybox image as ``reference`` and return its ID."""
         repository, _colon, tag = reference.rpartition(':')

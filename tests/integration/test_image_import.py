@@ -74,7 +74,7 @@ def test_import_check_apply_and_idempotence_and_the_image_runs(ansible, engine, 
     assert apply_again['image']['Id'] == image_id == engine.image_id(reference)
     assert apply_again['diff']['before'] == apply_again['diff']['after']
 
-    assert engine.cli('run', '--rm', '--network', 'none', reference, '/bin/busybox', 'echo', 'ok') == 'ok\n'
+    assert engine.run_output(reference, '/bin/busybox', 'echo', 'ok') == 'ok\n'
 
 
 def test_an_image_the_docker_cli_imported_from_the_same_tar_is_ok(ansible, engine, rootfs):
@@ -107,7 +107,7 @@ def test_a_compressed_tar_is_compared_by_its_uncompressed_content(ansible, engin
     assert [result['changed'] for result in fresh] == [True] * 3
     assert [result['image']['RootFS']['Layers'] for result in fresh] == [[diff_id_of(data)]] * 3
     assert [result['changed'] for result in fresh_again] == [False] * 3
-    assert engine.cli('run', '--rm', '--network', 'none', repository + ':xz', '/bin/busybox', 'echo', 'ok') == 'ok\n'
+    assert engine.run_output(repository + ':xz', '/bin/busybox', 'echo', 'ok') == 'ok\n'
 
 
 def test_a_different_tar_moves_the_tag(ansible, engine, rootfs, tmp_path, unique):
@@ -145,7 +145,7 @@ def test_changes_and_comment_are_applied_and_compared(ansible, engine, rootfs):
     assert config['Labels']['org.example.role'] == 'base'
     assert config['Labels']['dockyard.docker.import.changes'].startswith('sha256:')
     assert apply['image']['Comment'] == 'base rootfs'
-    assert engine.cli('run', '--rm', '--network', 'none', repository + ':conf') == 'hello world\n'
+    assert engine.run_output(repository + ':conf') == 'hello world\n'
 
     other_changes, other_comment, no_changes, no_changes_again = ansible.run(
         task('image_import', changes=changes[:-1], comment='base rootfs', **target),
@@ -182,7 +182,7 @@ def test_a_container_is_flattened_into_a_one_layer_image(ansible, engine, rootfs
         assert check_again['changed'] is False
         assert apply_again['changed'] is False
         assert apply_again['image']['Id'] == engine.image_id(repository + ':latest')
-        assert engine.cli('run', '--rm', '--network', 'none', repository, '/bin/busybox', 'cat',
+        assert engine.run_output(repository, '/bin/busybox', 'cat',
                           '/etc/marker') == 'flattened\n'
 
         engine.cli('start', '-a', container)  # writes /etc/marker again: same content, new mtime
@@ -207,7 +207,7 @@ def test_a_url_is_downloaded_by_the_daemon(ansible, engine, rootfs, web):
     assert apply['image']['RootFS']['Layers'] == [diff_id_of(data)]
     assert check_again['changed'] is False
     assert apply_again['changed'] is False
-    assert engine.cli('run', '--rm', '--network', 'none', repository, '/bin/busybox', 'echo', 'ok') == 'ok\n'
+    assert engine.run_output(repository, '/bin/busybox', 'echo', 'ok') == 'ok\n'
 
     missing = ansible.module('image_import', src='%s/missing.tar' % web, repository=repository, tag='missing')
     assert missing['failed'] is True
