@@ -75,8 +75,7 @@ def test_commit_check_apply_and_idempotence(ansible, engine, unique):
     assert config['Entrypoint'] == ['/bin/sh', '-c']
     assert config['Cmd'] == ['/bin/sh', '-c', 'echo ready']
     assert config['OnBuild'] == ['RUN echo built']
-    assert engine.run_output('--user', '0', '--entrypoint', '/bin/busybox', reference, 'cat',
-                      '/committed').strip() == unique
+    assert engine.run_output('--user', '0', '--entrypoint', '/bin/busybox', reference, 'cat', '/committed').strip() == unique
     assert container_id
 
 

@@ -182,8 +182,7 @@ def test_a_container_is_flattened_into_a_one_layer_image(ansible, engine, rootfs
         assert check_again['changed'] is False
         assert apply_again['changed'] is False
         assert apply_again['image']['Id'] == engine.image_id(repository + ':latest')
-        assert engine.run_output(repository, '/bin/busybox', 'cat',
-                          '/etc/marker') == 'flattened\n'
+        assert engine.run_output(repository, '/bin/busybox', 'cat', '/etc/marker') == 'flattened\n'
 
         engine.cli('start', '-a', container)  # writes /etc/marker again: same content, new mtime
         changed = ansible.module('image_import', src=src, repository=repository, changes=['CMD ["/bin/sh"]'])
