@@ -224,7 +224,9 @@ def test_transfer_figures_of_a_list_are_per_image_and_in_total(ansible, engine, 
     assert result['transfer']['layers'] == 2
     known = [figures['bytes'] for figures in each]
     assert result['transfer']['bytes'] == (None if None in known else sum(sizes))
-    assert result['transfer']['seconds'] <= sum(figures['seconds'] for figures in each) + 0.001
+    # The total is the wall-clock span of the pulls: at least the longest, and more than their sum when the
+    # second began after the first ended (as it may on a loaded machine, parallel or not).
+    assert result['transfer']['seconds'] >= max(figures['seconds'] for figures in each) - 0.001
     assert 'digest' not in result
     assert [image['digest'] for image in result['images']] == [registry_manifest(name)[0] for name in names]
 

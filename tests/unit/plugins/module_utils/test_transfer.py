@@ -89,6 +89,7 @@ def test_totals_sum_the_figures_and_span_the_wall_clock():
     second = Transfer(5, 1, 2, seconds=2.0, started=101.0)
     assert total([first, second]) == {'bytes': 15, 'layers': 2, 'layers_present': 2, 'seconds': 3.0}
     assert total([first, Transfer(None, 1, 0, 1.0, 100.0)])['bytes'] is None
+    assert total([Transfer(1, 1, 0, 1.0, 100.0), Transfer(1, 1, 0, 1.0, 103.0)])['seconds'] == 4.0, 'the gap is counted'
     assert total([]) == {'bytes': 0, 'layers': 0, 'layers_present': 0, 'seconds': 0.0}
 
 
