@@ -77,19 +77,17 @@ class Engine:
 
     def cli(self, *args, check=True):
         """Run the docker CLI against the engine and return its stdout."""
-        completed = subprocess.run(['docker', '-H', self.host, *args], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, check=False)
-        if check and completed.returncode:
-            raise AssertionError('docker %s failed: %s' % (' '.join(args), completed.stderr))
-        return completed.stdout
+        return self._stdout('docker', *args, check=check)
 
     def run_output(self, *args):
         """What a container of ``docker run --rm --network none ARGS`` printed to stdout (scripts/run-output)."""
-        completed = subprocess.run([str(REPO / 'scripts' / 'run-output'), *args], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, check=False,
-                                   env=dict(os.environ, DOCKER_HOST=self.host))
-        if completed.returncode:
-            raise AssertionError('scripts/run-output %s failed: %s' % (' '.join(args), completed.stderr))
+        return self._stdout(str(REPO / 'scripts' / 'run-output'), *args)
+
+    def _stdout(self, program, *args, check=True):
+        completed = subprocess.run([program, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   check=False, env=dict(os.environ, DOCKER_HOST=self.host))
+        if check and completed.returncode:
+            raise AssertionError('%s %s failed: %s' % (os.path.basename(program), ' '.join(args), completed.stderr))
         return completed.stdout
 
     def make_image(self, reference, marker=None):
